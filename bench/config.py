@@ -1,0 +1,224 @@
+"""Frozen configuration: what to call, with what, and where results go.
+
+Parsed once (``bench.options.run_config_from_options``) and passed down; nothing below reads
+``os.environ`` or Locust's ``parsed_options``. The small ``parse_*`` functions here turn one option
+string into one value and raise ``ConfigError`` with a one-line message when it is malformed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.errors import ConfigError
+
+# Triton datatypes (PROTOCOLS.md 3.1) in the order Triton's docs list them.
+DATATYPES = (
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BF16",
+    "BYTES",
+)
+TENSOR_FORMATS = ("binary", "json")
+TRANSPORTS = ("boto3",)
+
+# SageMaker's real-time payload limit: InvokeEndpoint Body max 6291456 bytes (PROTOCOLS.md 1.3).
+MAX_REQUEST_BYTES = 6_291_456
+# Default demo endpoint served by the emulator's packaged configuration.
+DEMO_TRITON_ENDPOINT = "demo-triton"
+EMULATOR_REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input tensor: ``NAME:DTYPE:SHAPE[:VALUES]``.
+
+    ``shape`` may hold -1 only when the data comes from a payload file (the dimension is then taken
+    from the file). ``values`` are cycled to fill the tensor; empty means seeded random data.
+    """
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    values: tuple[str, ...] = ()
+
+    @property
+    def is_concrete(self) -> bool:
+        return all(d >= 0 for d in self.shape)
+
+    @property
+    def element_count(self) -> int:
+        return math.prod(self.shape)
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    """An output to request and check: ``NAME[:DTYPE[:SHAPE]]`` (-1 matches any size)."""
+
+    name: str
+    datatype: str | None = None
+    shape: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    """Where requests go and the SageMaker routing headers that travel with each one."""
+
+    name: str
+    region: str | None = None
+    endpoint_url: str | None = None
+    container_url: str | None = None
+    aws_profile: str | None = None
+    target_model: str | None = None
+    target_variant: str | None = None
+    inference_component: str | None = None
+    custom_attributes: str | None = None
+    emulated: bool = False
+
+    @property
+    def request_name(self) -> str:
+        """The name requests are reported under (Locust's ``name``)."""
+        base = self.name if not self.container_url else "container"
+        return f"{base}/{self.target_model}" if self.target_model else base
+
+
+@dataclass(frozen=True)
+class PayloadSpec:
+    inputs: tuple[TensorSpec, ...] = ()
+    outputs: tuple[OutputSpec, ...] = ()
+    files: tuple[Path, ...] = ()
+    tensor_format: str = "binary"
+    seed: int = 0
+    synthetic_variants: int = 8
+
+
+@dataclass(frozen=True)
+class TransportSpec:
+    kind: str = "boto3"
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 60.0
+    pool_connections: int = 10
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    endpoint: EndpointSpec
+    payload: PayloadSpec = field(default_factory=PayloadSpec)
+    transport: TransportSpec = field(default_factory=TransportSpec)
+    report_dir: Path = Path("reports")
+    run_name: str = ""
+    warmup_s: float = 0.0
+
+
+_NAME = re.compile(r"^[A-Za-z0-9_.\-/]+$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
+
+
+def parse_shape(text: str, *, where: str) -> tuple[int, ...]:
+    """``1,3,224,224`` or ``1x3x224x224``; ``-1`` for a dimension taken from a payload file."""
+    parts = [p.strip() for p in re.split(r"[,x]", text.strip())] if text.strip() else []
+    if not parts or any(not re.fullmatch(r"-1|\d+", p) for p in parts):
+        raise ConfigError(
+            f"{where}: malformed shape {text!r}; write dimensions as integers separated by commas, e.g. 1,3,224,224"
+        )
+    return tuple(int(p) for p in parts)
+
+
+def parse_datatype(text: str, *, where: str) -> str:
+    datatype = text.strip().upper()
+    aliases = {"STRING": "BYTES", "FLOAT32": "FP32", "FLOAT16": "FP16", "FLOAT64": "FP64", "BFLOAT16": "BF16"}
+    datatype = aliases.get(datatype, datatype)
+    if datatype not in DATATYPES:
+        raise ConfigError(f"{where}: unknown datatype {text!r}; use one of {', '.join(DATATYPES)}")
+    return datatype
+
+
+def parse_tensor_spec(text: str, *, read_values_file: bool = True) -> TensorSpec:
+    """Parse ``--input NAME:DTYPE:SHAPE[:VALUES]``.
+
+    VALUES is a comma-separated list (``s3://b/a.jpg,s3://b/b.jpg``) or ``@FILE`` with one value per
+    line; values are cycled to fill the tensor.
+    """
+    where = f"--input {text}"
+    parts = text.split(":", 3)
+    if len(parts) < 3 or not parts[0]:
+        raise ConfigError(f"{where}: expected NAME:DTYPE:SHAPE[:VALUES], e.g. INPUT0:FP32:1,16")
+    name, dtype_text, shape_text = parts[0], parts[1], parts[2]
+    if not _NAME.match(name):
+        raise ConfigError(f"{where}: malformed input name {name!r}; use letters, digits, _ . - /")
+    datatype = parse_datatype(dtype_text, where=where)
+    shape = parse_shape(shape_text, where=where)
+    values: tuple[str, ...] = ()
+    if len(parts) == 4:
+        values = _parse_values(parts[3], where=where, read_file=read_values_file)
+        if datatype != "BYTES":
+            for value in values:
+                _check_numeric_value(value, datatype, where=where)
+    return TensorSpec(name=name, datatype=datatype, shape=shape, values=values)
+
+
+def _parse_values(text: str, *, where: str, read_file: bool) -> tuple[str, ...]:
+    if text.startswith("@"):
+        path = Path(text[1:])
+        if not read_file:
+            return (text,)
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"{where}: cannot read values file {path}: {exc.strerror}") from exc
+        values = tuple(line.strip() for line in lines if line.strip())
+    else:
+        values = tuple(v.strip() for v in text.split(",") if v.strip())
+    if not values:
+        raise ConfigError(f"{where}: VALUES is empty; give comma-separated values or @FILE with one per line")
+    return values
+
+
+def _check_numeric_value(value: str, datatype: str, *, where: str) -> None:
+    if datatype == "BOOL":
+        if value.lower() not in ("0", "1", "true", "false"):
+            raise ConfigError(f"{where}: BOOL value {value!r} must be true, false, 1 or 0")
+        return
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{where}: value {value!r} is not a number for datatype {datatype}") from None
+    if datatype.startswith(("INT", "UINT")) and not number.is_integer():
+        raise ConfigError(f"{where}: value {value!r} is not an integer for datatype {datatype}")
+
+
+def parse_output_spec(text: str) -> OutputSpec:
+    where = f"--output {text}"
+    parts = text.split(":", 2)
+    if not parts[0] or not _NAME.match(parts[0]):
+        raise ConfigError(f"{where}: expected NAME[:DTYPE[:SHAPE]], e.g. OUTPUT0:FP32:1,16")
+    datatype = parse_datatype(parts[1], where=where) if len(parts) > 1 and parts[1] else None
+    shape = parse_shape(parts[2], where=where) if len(parts) > 2 else None
+    return OutputSpec(name=parts[0], datatype=datatype, shape=shape)
+
+
+def parse_duration(text: str, *, option: str) -> float:
+    """``30s``, ``500ms``, ``2m``, ``1h`` or a bare number of seconds."""
+    match = _DURATION.match(str(text))
+    if not match:
+        raise ConfigError(f"{option}: malformed duration {text!r}; write e.g. 30s, 500ms, 2m")
+    return float(match.group(1)) * _DURATION_SCALE[match.group(2)]
+
+
+def choose_one(value: str, allowed: tuple[str, ...], *, option: str) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
+    return value

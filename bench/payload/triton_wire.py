@@ -1,0 +1,247 @@
+"""Triton's binary+json wire format as a server reads and writes it (PROTOCOLS.md 3 and 4.2).
+
+Pure functions over bytes, shared by the emulator (decode requests, encode responses). The client
+side (``bench.payload.triton``) encodes and decodes with tritonclient's own codecs; tests check the
+two against each other for every datatype.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tritonclient.utils import deserialize_bytes_tensor, serialize_byte_tensor
+
+from bench.errors import WireFormatError
+from bench.payload.tensors import ELEMENT_BYTES, as_tensor, numpy_dtype
+
+BINARY_JSON_PREFIX = "application/vnd.sagemaker-triton.binary+json;json-header-size="
+JSON_CONTENT_TYPE = "application/json"
+
+
+def json_header_size(content_type: str | None, body_length: int) -> int | None:
+    """N from ``...binary+json;json-header-size=N``; None when the whole body is JSON.
+
+    Mirrors Triton's SageMaker frontend: the MIME string must start with the prefix exactly, N must
+    be within 0..len(body).
+    """
+    if not content_type or BINARY_JSON_PREFIX not in content_type:
+        return None
+    if not content_type.startswith(BINARY_JSON_PREFIX):
+        raise WireFormatError(f"expect MIME type for binary data starts with '{BINARY_JSON_PREFIX}'")
+    text = content_type[len(BINARY_JSON_PREFIX) :].split(";", 1)[0].strip()
+    try:
+        size = int(text)
+    except ValueError:
+        raise WireFormatError(f"Unable to parse inference header size, got: {text}") from None
+    if size < 0 or size > body_length:
+        raise WireFormatError(f"inference header size should be in range (0, {body_length}), got: {size}")
+    return size
+
+
+def response_content_type(json_size: int | None) -> str:
+    return JSON_CONTENT_TYPE if json_size is None else f"{BINARY_JSON_PREFIX}{json_size}"
+
+
+@dataclass(frozen=True)
+class WireTensor:
+    """A tensor as it crossed the wire: name, datatype, shape and data (numpy form)."""
+
+    name: str
+    datatype: str
+    shape: tuple[int, ...]
+    array: np.ndarray
+
+
+@dataclass(frozen=True)
+class RequestedOutput:
+    name: str
+    binary: bool | None = None
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    inputs: tuple[WireTensor, ...]
+    outputs: tuple[RequestedOutput, ...] = ()
+    request_id: str = ""
+    binary_data_output: bool = False
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    def output_is_binary(self, name: str) -> bool:
+        for output in self.outputs:
+            if output.name == name and output.binary is not None:
+                return output.binary
+        return self.binary_data_output
+
+
+def decode_infer_request(body: bytes, header_size: int | None) -> InferRequest:
+    """Parse a KServe v2 inference request with optional binary tensors after the JSON header."""
+    if header_size == 0:
+        raise WireFormatError("raw binary requests (json-header-size=0) are not supported by this model")
+    header_bytes = body if header_size is None else body[:header_size]
+    try:
+        document = json.loads(header_bytes)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise WireFormatError(f"failed to parse the request JSON buffer: {exc}") from None
+    if not isinstance(document, dict):
+        raise WireFormatError("failed to parse the request JSON buffer: expected an object")
+    raw_inputs = document.get("inputs")
+    if not isinstance(raw_inputs, list):
+        raise WireFormatError("Unable to find 'inputs' in JSON request")
+    binary = memoryview(body)[header_size:] if header_size is not None else memoryview(b"")
+    offset = 0
+    inputs = []
+    for raw in raw_inputs:
+        tensor, used = _decode_input(raw, binary[offset:])
+        inputs.append(tensor)
+        offset += used
+    if offset != len(binary):
+        raise WireFormatError(
+            f"unexpected additional input data, expected {offset} bytes of binary data, got {len(binary)}"
+        )
+    parameters = document.get("parameters") or {}
+    if not isinstance(parameters, dict):
+        raise WireFormatError("'parameters' must be a JSON object")
+    outputs = tuple(_decode_requested_output(raw) for raw in document.get("outputs") or [])
+    return InferRequest(
+        inputs=tuple(inputs),
+        outputs=outputs,
+        request_id=str(document.get("id", "")),
+        binary_data_output=bool(parameters.get("binary_data_output", False)),
+        parameters=parameters,
+    )
+
+
+def _decode_requested_output(raw: Any) -> RequestedOutput:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise WireFormatError("output tensor is missing 'name'")
+    params = raw.get("parameters") or {}
+    binary = params.get("binary_data") if isinstance(params, dict) else None
+    return RequestedOutput(name=raw["name"], binary=None if binary is None else bool(binary))
+
+
+def _decode_input(raw: Any, binary: memoryview) -> tuple[WireTensor, int]:
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        raise WireFormatError("input tensor is missing 'name'")
+    name = raw["name"]
+    datatype = raw.get("datatype")
+    shape = raw.get("shape")
+    if not isinstance(datatype, str):
+        raise WireFormatError(f"Unable to find 'datatype' for input '{name}'")
+    if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        raise WireFormatError(f"Unable to parse 'shape' for input '{name}'")
+    if datatype != "BYTES" and datatype not in ELEMENT_BYTES:
+        raise WireFormatError(f"invalid datatype '{datatype}' for input '{name}'")
+    count = math.prod(shape)
+    params = raw.get("parameters") or {}
+    size = params.get("binary_data_size") if isinstance(params, dict) else None
+    if size is not None:
+        if not isinstance(size, int) or size < 0 or size > len(binary):
+            raise WireFormatError(
+                f"unexpected size for input '{name}', expecting {size} additional bytes "
+                f"but only {len(binary)} remain"
+            )
+        array = _array_from_binary(bytes(binary[:size]), datatype, count, name)
+        return WireTensor(name, datatype, tuple(shape), array.reshape(shape)), size
+    if "data" not in raw:
+        raise WireFormatError(f"Unable to find 'data' for input '{name}'")
+    if datatype == "BF16":
+        raise WireFormatError(f"BF16 input '{name}' must be sent as binary data")
+    flat = _flatten(raw["data"])
+    if len(flat) != count:
+        raise WireFormatError(
+            f"Unable to parse 'data': Shape does not match true shape of 'data' field for input '{name}'"
+        )
+    try:
+        array = as_tensor(flat, datatype)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise WireFormatError(f"Unable to parse 'data' for input '{name}' as {datatype}: {exc}") from None
+    return WireTensor(name, datatype, tuple(shape), array.reshape(shape)), 0
+
+
+def _flatten(data: Any) -> list[Any]:
+    if not isinstance(data, list):
+        return [data]
+    flat: list[Any] = []
+    stack = [iter(data)]
+    while stack:
+        for item in stack[-1]:
+            if isinstance(item, list):
+                stack.append(iter(item))
+                break
+            flat.append(item)
+        else:
+            stack.pop()
+    return flat
+
+
+def _array_from_binary(raw: bytes, datatype: str, count: int, name: str) -> np.ndarray:
+    if datatype == "BYTES":
+        try:
+            array = np.asarray(deserialize_bytes_tensor(raw), dtype=object)
+        except Exception:  # struct.error / IndexError on a truncated element
+            raise WireFormatError(f"malformed BYTES data for input '{name}'") from None
+        if array.size != count:
+            raise WireFormatError(
+                f"unexpected number of string elements {array.size} for inference input '{name}', "
+                f"expecting {count}"
+            )
+        return array
+    expected = count * ELEMENT_BYTES[datatype]
+    if len(raw) != expected:
+        raise WireFormatError(
+            f"input byte size mismatch for input '{name}', expecting {expected} bytes but got {len(raw)} bytes"
+        )
+    dtype = numpy_dtype(datatype).newbyteorder("<")
+    return np.frombuffer(raw, dtype=dtype).astype(numpy_dtype(datatype))
+
+
+def encode_infer_response(
+    *,
+    model_name: str,
+    model_version: str,
+    outputs: list[tuple[WireTensor, bool]],
+    request_id: str = "",
+) -> tuple[bytes, str]:
+    """Body and Content-Type for a response; each output as binary or JSON ``data``.
+
+    BF16 outputs are always binary (JSON cannot carry them, as in Triton).
+    """
+    json_outputs = []
+    chunks = []
+    for tensor, binary in outputs:
+        entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": list(tensor.shape)}
+        if binary or tensor.datatype == "BF16":
+            raw = _binary_from_array(tensor.array, tensor.datatype)
+            entry["parameters"] = {"binary_data_size": len(raw)}
+            chunks.append(raw)
+        else:
+            entry["data"] = _json_data(tensor.array, tensor.datatype)
+        json_outputs.append(entry)
+    document: dict[str, Any] = {"model_name": model_name, "model_version": model_version}
+    if request_id:
+        document["id"] = request_id
+    document["outputs"] = json_outputs
+    header = json.dumps(document, separators=(",", ":")).encode("utf-8")
+    if not chunks:
+        return header, JSON_CONTENT_TYPE
+    return header + b"".join(chunks), response_content_type(len(header))
+
+
+def _binary_from_array(array: np.ndarray, datatype: str) -> bytes:
+    if datatype == "BYTES":
+        serialized = serialize_byte_tensor(np.asarray(array, dtype=object))
+        return bytes(serialized.item()) if serialized.size else b""
+    return np.ascontiguousarray(array, dtype=numpy_dtype(datatype).newbyteorder("<")).tobytes()
+
+
+def _json_data(array: np.ndarray, datatype: str) -> list[Any]:
+    flat = array.reshape(-1)
+    if datatype == "BYTES":
+        return [v.decode("utf-8", errors="replace") if isinstance(v, bytes) else str(v) for v in flat]
+    if datatype in ("FP16", "BF16"):
+        return [float(v) for v in flat.astype(np.float32)]
+    return list(flat.tolist())
