@@ -122,16 +122,18 @@ class InternalDependency(ServiceError):
 class UnknownServiceError(ServiceError):
     """An error code we do not model; ``error_type`` is the code itself."""
 
-    def __init__(self, code: str, message: str, *, stage: str = "request", http_status: int | None = None) -> None:
+    def __init__(
+        self, code: str, message: str, *, stage: str = "request", http_status: int | None = None
+    ) -> None:
         super().__init__(message, stage=stage, http_status=http_status)
         self.error_type = code or "UnknownServiceError"
 
 
-class TimeoutError_(EndpointError):  # noqa: N801 - the builtin name is taken
+class TimeoutError_(EndpointError):
     error_type = "Timeout"
 
 
-class ConnectionError_(EndpointError):  # noqa: N801 - the builtin name is taken
+class ConnectionError_(EndpointError):
     error_type = "Connection"
 
 

@@ -29,7 +29,8 @@ def build_tensor_sets(spec: PayloadSpec) -> list[tuple[NamedTensor, ...]]:
     fixed = all(t.values for t in spec.inputs)
     variants = 1 if fixed else max(1, spec.synthetic_variants)
     return [
-        tuple(NamedTensor(t.name, t.datatype, synthetic_tensor(t, rng)) for t in spec.inputs) for _ in range(variants)
+        tuple(NamedTensor(t.name, t.datatype, synthetic_tensor(t, rng)) for t in spec.inputs)
+        for _ in range(variants)
     ]
 
 

@@ -36,7 +36,8 @@ _RANDOM_TEXT_LENGTH = 16
 
 def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
     """The numpy dtype that holds a Triton datatype (object for BYTES)."""
-    return np.dtype(triton_to_np_dtype(datatype))
+    dtype: np.dtype[np.generic] = np.dtype(triton_to_np_dtype(datatype))
+    return dtype
 
 
 def triton_datatype(array: np.ndarray) -> str:
@@ -54,7 +55,11 @@ def as_tensor(values: object, datatype: str) -> np.ndarray:
     if datatype == "BYTES":
         flat = np.asarray(values, dtype=object)
         return np.vectorize(_to_bytes, otypes=[object])(flat) if flat.size else flat
-    return np.asarray(values).astype(numpy_dtype(datatype), copy=False)
+    dtype = numpy_dtype(datatype)
+    try:
+        return np.asarray(values, dtype=dtype)  # exact for integers past int64 (UINT64)
+    except (OverflowError, ValueError, TypeError):
+        return np.asarray(values).astype(dtype)
 
 
 def _to_bytes(value: object) -> bytes:
@@ -82,6 +87,8 @@ def synthetic_tensor(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
             data: object = [v.lower() in ("1", "true") for v in cycled]
         elif spec.datatype == "BYTES":
             data = cycled
+        elif spec.datatype.startswith(("INT", "UINT")):
+            data = [int(float(v)) if "." in v or "e" in v.lower() else int(v) for v in cycled]
         else:
             data = [float(v) for v in cycled]
         return as_tensor(data, spec.datatype).reshape(spec.shape)

@@ -21,6 +21,9 @@ from bench.errors import ConfigError, DecodeError, WireFormatError
 from bench.payload.tensors import NamedTensor
 from bench.payload.triton_wire import JSON_CONTENT_TYPE, json_header_size, response_content_type
 
+# Triton's HTTP frontend refuses these datatypes as JSON data ("receiving FP16 data via JSON is not supported").
+_BINARY_ONLY = ("FP16", "BF16")
+
 
 @dataclass(frozen=True)
 class EncodedRequest:
@@ -42,17 +45,21 @@ def encode_request(
 ) -> EncodedRequest:
     """Encode inputs (and requested outputs) as binary+json or JSON.
 
-    In the JSON format inputs travel as JSON ``data`` (BF16 stays binary: Triton accepts it no other
-    way) and outputs are asked for as JSON too.
+    In the JSON format inputs travel as JSON ``data`` (FP16 and BF16 stay binary: Triton refuses them
+    as JSON) and outputs are asked for as JSON too.
     """
     binary = tensor_format == "binary"
     inputs = []
     for tensor in tensors:
         infer_input = InferInput(tensor.name, list(tensor.array.shape), tensor.datatype)
         try:
-            infer_input.set_data_from_numpy(tensor.array, binary_data=binary or tensor.datatype == "BF16")
+            infer_input.set_data_from_numpy(
+                tensor.array, binary_data=binary or tensor.datatype in _BINARY_ONLY
+            )
         except InferenceServerException as exc:
-            raise ConfigError(f"input {tensor.name}: cannot encode as {tensor.datatype}: {exc.message()}") from exc
+            raise ConfigError(
+                f"input {tensor.name}: cannot encode as {tensor.datatype}: {exc.message()}"
+            ) from exc
         inputs.append(infer_input)
     requested = [InferRequestedOutput(o.name, binary_data=binary) for o in outputs]
     body, json_size = InferenceServerClient.generate_request_body(inputs, outputs=requested or None)
@@ -106,16 +113,20 @@ def check_outputs(outputs: Sequence[DecodedOutput], expected: Sequence[OutputSpe
         if spec.datatype and found.datatype != spec.datatype:
             raise DecodeError(f"output {spec.name!r} is {found.datatype}, expected {spec.datatype}")
         if spec.shape is not None and not _shape_matches(found.array.shape, spec.shape):
-            raise DecodeError(f"output {spec.name!r} has shape {list(found.array.shape)}, expected {list(spec.shape)}")
+            raise DecodeError(
+                f"output {spec.name!r} has shape {list(found.array.shape)}, expected {list(spec.shape)}"
+            )
 
 
 def _shape_matches(actual: tuple[int, ...], expected: tuple[int, ...]) -> bool:
-    return len(actual) == len(expected) and all(e < 0 or a == e for a, e in zip(actual, expected, strict=True))
+    return len(actual) == len(expected) and all(
+        e < 0 or a == e for a, e in zip(actual, expected, strict=True)
+    )
 
 
 def outputs_as_json(outputs: Sequence[DecodedOutput]) -> list[dict[str, object]]:
     """Outputs as JSON-friendly dicts (BYTES decoded as UTF-8 where possible)."""
-    rendered = []
+    rendered: list[dict[str, object]] = []
     for output in outputs:
         flat = output.array.reshape(-1)
         if output.datatype == "BYTES":
@@ -127,6 +138,11 @@ def outputs_as_json(outputs: Sequence[DecodedOutput]) -> list[dict[str, object]]
         else:
             data = list(flat.tolist())
         rendered.append(
-            {"name": output.name, "datatype": output.datatype, "shape": list(output.array.shape), "data": data}
+            {
+                "name": output.name,
+                "datatype": output.datatype,
+                "shape": list(output.array.shape),
+                "data": data,
+            }
         )
     return rendered

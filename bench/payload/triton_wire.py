@@ -31,12 +31,14 @@ def json_header_size(content_type: str | None, body_length: int) -> int | None:
     if not content_type or BINARY_JSON_PREFIX not in content_type:
         return None
     if not content_type.startswith(BINARY_JSON_PREFIX):
-        raise WireFormatError(f"expect MIME type for binary data starts with '{BINARY_JSON_PREFIX}'")
+        raise WireFormatError(
+            f"expect MIME type for binary data starts with '{BINARY_JSON_PREFIX}', got: {content_type}"
+        )
     text = content_type[len(BINARY_JSON_PREFIX) :].split(";", 1)[0].strip()
     try:
         size = int(text)
     except ValueError:
-        raise WireFormatError(f"Unable to parse inference header size, got: {text}") from None
+        size = 0  # Triton parses N with atoi: a non-number is 0, a raw binary request
     if size < 0 or size > body_length:
         raise WireFormatError(f"inference header size should be in range (0, {body_length}), got: {size}")
     return size
@@ -77,88 +79,133 @@ class InferRequest:
         return self.binary_data_output
 
 
-def decode_infer_request(body: bytes, header_size: int | None) -> InferRequest:
-    """Parse a KServe v2 inference request with optional binary tensors after the JSON header."""
+def request_prefix(request_id: str) -> str:
+    """Triton core's ``LogRequest()`` prefix on request validation messages."""
+    return f"[request id: {request_id or '<id_unknown>'}] "
+
+
+def decode_infer_request(body: bytes, header_size: int | None, *, model_name: str = "") -> InferRequest:
+    """Parse a KServe v2 inference request with optional binary tensors after the JSON header.
+
+    Messages and statuses follow Triton's HTTP frontend (r24.01+): JSON-library failures are 500,
+    framing and data-size failures 400.
+    """
     if header_size == 0:
         raise WireFormatError("raw binary requests (json-header-size=0) are not supported by this model")
     header_bytes = body if header_size is None else body[:header_size]
-    try:
-        document = json.loads(header_bytes)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WireFormatError(f"failed to parse the request JSON buffer: {exc}") from None
-    if not isinstance(document, dict):
-        raise WireFormatError("failed to parse the request JSON buffer: expected an object")
+    document = _parse_json(header_bytes)
     raw_inputs = document.get("inputs")
+    if raw_inputs is None:
+        raise WireFormatError(_NO_MEMBER.format(key="inputs"), status=500)
     if not isinstance(raw_inputs, list):
-        raise WireFormatError("Unable to find 'inputs' in JSON request")
+        raise WireFormatError(
+            "Unable to parse 'inputs': attempt to access JSON non-array as array", status=500
+        )
+    request_id = str(document.get("id", ""))
+    context = _Context(model_name=model_name, prefix=request_prefix(request_id))
     binary = memoryview(body)[header_size:] if header_size is not None else memoryview(b"")
     offset = 0
     inputs = []
     for raw in raw_inputs:
-        tensor, used = _decode_input(raw, binary[offset:])
+        tensor, used = _decode_input(raw, binary[offset:], context)
         inputs.append(tensor)
         offset += used
     if offset != len(binary):
-        raise WireFormatError(
-            f"unexpected additional input data, expected {offset} bytes of binary data, got {len(binary)}"
-        )
+        raise WireFormatError(f"unexpected additional input data for model '{model_name}'")
     parameters = document.get("parameters") or {}
     if not isinstance(parameters, dict):
-        raise WireFormatError("'parameters' must be a JSON object")
+        raise WireFormatError(
+            "Unable to parse 'parameters': attempt to access JSON non-object as object", status=500
+        )
     outputs = tuple(_decode_requested_output(raw) for raw in document.get("outputs") or [])
     return InferRequest(
         inputs=tuple(inputs),
         outputs=outputs,
-        request_id=str(document.get("id", "")),
+        request_id=request_id,
         binary_data_output=bool(parameters.get("binary_data_output", False)),
         parameters=parameters,
     )
 
 
+_NO_MEMBER = "Unable to parse '{key}': attempt to access non-existing object member '{key}'"
+_NO_DATA = (
+    "Input must set only one of the following fields: 'data', 'binary_data_size' in 'parameters', "
+    "'shared_memory_region' in 'parameters'. But no field is set"
+)
+
+
+@dataclass(frozen=True)
+class _Context:
+    model_name: str
+    prefix: str
+
+
+def _parse_json(header: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(header)
+    except UnicodeDecodeError:
+        raise WireFormatError(
+            "failed to parse the request JSON buffer: Invalid encoding. at 0", status=500
+        ) from None
+    except json.JSONDecodeError as exc:
+        reason = "The document is empty." if not header.strip() else "Invalid value."
+        raise WireFormatError(
+            f"failed to parse the request JSON buffer: {reason} at {exc.pos}", status=500
+        ) from None
+    if not isinstance(document, dict):
+        raise WireFormatError(_NO_MEMBER.format(key="inputs"), status=500)
+    return document
+
+
 def _decode_requested_output(raw: Any) -> RequestedOutput:
     if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise WireFormatError("output tensor is missing 'name'")
+        raise WireFormatError(_NO_MEMBER.format(key="name"), status=500)
     params = raw.get("parameters") or {}
     binary = params.get("binary_data") if isinstance(params, dict) else None
     return RequestedOutput(name=raw["name"], binary=None if binary is None else bool(binary))
 
 
-def _decode_input(raw: Any, binary: memoryview) -> tuple[WireTensor, int]:
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        raise WireFormatError("input tensor is missing 'name'")
-    name = raw["name"]
-    datatype = raw.get("datatype")
-    shape = raw.get("shape")
-    if not isinstance(datatype, str):
-        raise WireFormatError(f"Unable to find 'datatype' for input '{name}'")
+def _decode_input(raw: Any, binary: memoryview, context: _Context) -> tuple[WireTensor, int]:
+    for key in ("name", "shape", "datatype"):
+        if not isinstance(raw, dict) or key not in raw:
+            raise WireFormatError(_NO_MEMBER.format(key=key), status=500)
+    name, datatype, shape = raw["name"], raw["datatype"], raw["shape"]
     if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise WireFormatError(f"Unable to parse 'shape' for input '{name}'")
+        raise WireFormatError(
+            "Unable to parse 'shape': attempt to access JSON non-unsigned-integer as unsigned-integer",
+            status=500,
+        )
     if datatype != "BYTES" and datatype not in ELEMENT_BYTES:
-        raise WireFormatError(f"invalid datatype '{datatype}' for input '{name}'")
+        raise WireFormatError(f"invalid datatype for input {name}")
     count = math.prod(shape)
     params = raw.get("parameters") or {}
     size = params.get("binary_data_size") if isinstance(params, dict) else None
     if size is not None:
         if not isinstance(size, int) or size < 0 or size > len(binary):
             raise WireFormatError(
-                f"unexpected size for input '{name}', expecting {size} additional bytes "
-                f"but only {len(binary)} remain"
+                f"unexpected size for input '{name}', expecting {int(size) - len(binary)} additional bytes "
+                f"for model '{context.model_name}'"
             )
-        array = _array_from_binary(bytes(binary[:size]), datatype, count, name)
+        array = _array_from_binary(bytes(binary[:size]), datatype, count, name, context)
         return WireTensor(name, datatype, tuple(shape), array.reshape(shape)), size
     if "data" not in raw:
-        raise WireFormatError(f"Unable to find 'data' for input '{name}'")
-    if datatype == "BF16":
-        raise WireFormatError(f"BF16 input '{name}' must be sent as binary data")
+        raise WireFormatError(_NO_DATA)
+    if datatype in ("FP16", "BF16"):
+        raise WireFormatError(
+            f"receiving {datatype} data via JSON is not supported. Please use the binary data format for input {name}"
+        )
     flat = _flatten(raw["data"])
     if len(flat) != count:
         raise WireFormatError(
-            f"Unable to parse 'data': Shape does not match true shape of 'data' field for input '{name}'"
+            "Unable to parse 'data': Shape does not match true shape of 'data' field", status=500
         )
     try:
         array = as_tensor(flat, datatype)
-    except (ValueError, TypeError, OverflowError) as exc:
-        raise WireFormatError(f"Unable to parse 'data' for input '{name}' as {datatype}: {exc}") from None
+    except (ValueError, TypeError, OverflowError):
+        raise WireFormatError(
+            f"Unable to parse 'data': attempt to access JSON non-{datatype.lower()} as {datatype.lower()}",
+            status=500,
+        ) from None
     return WireTensor(name, datatype, tuple(shape), array.reshape(shape)), 0
 
 
@@ -178,22 +225,24 @@ def _flatten(data: Any) -> list[Any]:
     return flat
 
 
-def _array_from_binary(raw: bytes, datatype: str, count: int, name: str) -> np.ndarray:
+def _array_from_binary(raw: bytes, datatype: str, count: int, name: str, context: _Context) -> np.ndarray:
     if datatype == "BYTES":
         try:
             array = np.asarray(deserialize_bytes_tensor(raw), dtype=object)
-        except Exception:  # struct.error / IndexError on a truncated element
-            raise WireFormatError(f"malformed BYTES data for input '{name}'") from None
-        if array.size != count:
+        except Exception:  # tritonclient raises struct.error / IndexError on a truncated element
+            array = None
+        if array is None or array.size != count:
+            got = "a malformed buffer" if array is None else str(array.size)
             raise WireFormatError(
-                f"unexpected number of string elements {array.size} for inference input '{name}', "
-                f"expecting {count}"
+                f"{context.prefix}expected {count} string elements for inference input '{name}' "
+                f"for model '{context.model_name}', got {got}"
             )
         return array
     expected = count * ELEMENT_BYTES[datatype]
     if len(raw) != expected:
         raise WireFormatError(
-            f"input byte size mismatch for input '{name}', expecting {expected} bytes but got {len(raw)} bytes"
+            f"{context.prefix}input byte size mismatch for input '{name}' for model '{context.model_name}'. "
+            f"Expected {expected}, got {len(raw)}"
         )
     dtype = numpy_dtype(datatype).newbyteorder("<")
     return np.frombuffer(raw, dtype=dtype).astype(numpy_dtype(datatype))
@@ -208,13 +257,17 @@ def encode_infer_response(
 ) -> tuple[bytes, str]:
     """Body and Content-Type for a response; each output as binary or JSON ``data``.
 
-    BF16 outputs are always binary (JSON cannot carry them, as in Triton).
+    FP16 and BF16 outputs are always binary (Triton does not write them as JSON).
     """
     json_outputs = []
     chunks = []
     for tensor, binary in outputs:
-        entry: dict[str, Any] = {"name": tensor.name, "datatype": tensor.datatype, "shape": list(tensor.shape)}
-        if binary or tensor.datatype == "BF16":
+        entry: dict[str, Any] = {
+            "name": tensor.name,
+            "datatype": tensor.datatype,
+            "shape": list(tensor.shape),
+        }
+        if binary or tensor.datatype in ("FP16", "BF16"):
             raw = _binary_from_array(tensor.array, tensor.datatype)
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)

@@ -1,0 +1,49 @@
+"""Reading ``requests.csv`` back: types per column and the measured window."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from bench.collect.record import COLUMNS
+
+_TEXT = (
+    "worker",
+    "user_class",
+    "request_type",
+    "name",
+    "endpoint",
+    "variant",
+    "target_model",
+    "inference_id",
+    "status",
+    "error_type",
+    "error_stage",
+)
+
+
+def load_records(path: Path) -> pd.DataFrame:
+    """All records of a run, with numeric columns as floats and text columns as strings ("" = empty)."""
+    frame = pd.read_csv(
+        path,
+        dtype={c: "string" for c in _TEXT},
+        keep_default_na=False,
+        na_values={c: [""] for c in COLUMNS if c not in _TEXT},
+    )
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path} lacks columns {missing}; is it a requests.csv of this harness?")
+    for column in COLUMNS:
+        if column not in _TEXT:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["end_s"] = frame["timestamp_s"] + frame["latency_ms"] / 1000.0
+    return frame
+
+
+def measured(frame: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
+    """Records that started after the warm-up window (the first ``warmup_s`` seconds of the run)."""
+    if frame.empty or warmup_s <= 0:
+        return frame
+    start = float(frame["timestamp_s"].min())
+    return frame[frame["timestamp_s"] >= start + warmup_s]

@@ -1,0 +1,167 @@
+"""``bench``: the emulator, one-off invocations and offline reports. Thin; argparse.
+
+    bench serve   [--host 127.0.0.1] [--port 8080] [--config FILE] [--print-config]
+    bench invoke  [same endpoint and payload options as the locustfile]
+    bench report  RUN_DIR [--warmup DURATION]
+
+Exit codes: 0 ok; 1 the endpoint answered with an error (invoke); 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from bench.config import parse_duration
+from bench.errors import ConfigError, EndpointError, ModelError
+from bench.options import add_options, needs_emulator, option_values, run_config_from_options
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (what is wrong, where to look) and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the SageMaker runtime emulator (loopback by default)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument(
+        "--config", type=Path, help="endpoints TOML (default: the packaged demo configuration)"
+    )
+    serve.add_argument(
+        "--print-config", action="store_true", help="print the effective configuration and exit"
+    )
+
+    invoke = commands.add_parser("invoke", help="send one request and print the decoded response as JSON")
+    add_options(invoke, locust=False, environ=os.environ)
+
+    report = commands.add_parser("report", help="regenerate a run's report files from its requests.csv")
+    report.add_argument("run_dir", type=Path, help="a run directory (reports/<stamp>-<name>)")
+    report.add_argument("--warmup", help="override the warm-up left out of summaries (default: the run's)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "invoke":
+            return _invoke(args)
+        return _report(args)
+    except ConfigError as exc:
+        sys.stderr.write(f"bench {args.command}: error: {exc}\n")
+        return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from bench.emulator.server import render_config, serve
+
+    if args.print_config:
+        sys.stdout.write(render_config(args.config))
+        return 0
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
+    serve(host=args.host, port=args.port, config_path=args.config)
+    return 0
+
+
+def _invoke(args: argparse.Namespace) -> int:
+    from bench.payload import build_requests
+    from bench.payload.triton import check_outputs, decode_response, outputs_as_json
+    from bench.transport import make_transport
+
+    values = option_values(args)
+    emulator = None
+    if needs_emulator(values):
+        from bench.emulator.process import start_emulator
+
+        emulator = start_emulator(Path(values["emulator_config"]) if values.get("emulator_config") else None)
+        sys.stderr.write(f"bench: no endpoint given; started the built-in emulator at {emulator.url}\n")
+    try:
+        config = run_config_from_options(values, emulator_url=emulator.url if emulator else None)
+        request = build_requests(config.payload)[0]
+        transport = make_transport(config.endpoint, config.transport)
+        inference_id = uuid.uuid4().hex
+        result: dict[str, Any] = {
+            "endpoint": config.endpoint.name,
+            "inference_id": inference_id,
+            "request_bytes": len(request.body),
+        }
+        started = time.perf_counter()
+        try:
+            response = transport.invoke(request.body, request.content_type, inference_id)
+            result["execution_ms"] = round((time.perf_counter() - started) * 1000.0, 3)
+            outputs = decode_response(response.body, response.content_type)
+            check_outputs(outputs, config.payload.outputs)
+        except EndpointError as exc:  # DecodeError included
+            result.setdefault("execution_ms", round((time.perf_counter() - started) * 1000.0, 3))
+            result.update(_error_fields(exc))
+            print(json.dumps(result, indent=2))
+            return 1
+        finally:
+            transport.close()
+        result.update(
+            status="ok",
+            http_status=response.http_status,
+            variant=response.variant,
+            content_type=response.content_type,
+            response_bytes=len(response.body),
+            outputs=outputs_as_json(outputs),
+        )
+        print(json.dumps(result, indent=2))
+        return 0
+    finally:
+        if emulator is not None:
+            emulator.stop()
+
+
+def _error_fields(exc: EndpointError) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "status": "error",
+        "error_type": exc.error_type,
+        "error_stage": exc.stage,
+        "http_status": exc.http_status,
+        "message": exc.message,
+    }
+    if isinstance(exc, ModelError):
+        fields["original_status"] = exc.original_status
+        fields["original_message"] = exc.original_message
+    return fields
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bench.report import REQUESTS_CSV, format_summary, read_run_json, write_tables
+
+    run_dir: Path = args.run_dir
+    if not (run_dir / REQUESTS_CSV).is_file():
+        raise ConfigError(
+            f"{run_dir}: no {REQUESTS_CSV} there; give a run directory such as reports/<stamp>-<name>"
+        )
+    if args.warmup is not None:
+        warmup_s = parse_duration(args.warmup, option="--warmup")
+    else:
+        warmup_s = float(read_run_json(run_dir).get("config", {}).get("warmup_s", 0.0))
+    tables = write_tables(run_dir, warmup_s=warmup_s)
+    print(format_summary(tables.summary))
+    print(
+        f"bench: rewrote summary.csv, errors.csv, timeseries.csv in {run_dir} from {tables.records} requests"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

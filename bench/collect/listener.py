@@ -1,0 +1,125 @@
+"""The request-event listener: Locust ``request`` event arguments -> ``RequestRecord`` -> writer.
+
+Attached explicitly by ``bench.plugin`` (this module never imports Locust). The handler takes
+``**kwargs`` so fields Locust adds later do not break it. Everything besides the end-to-end latency
+travels in the event's ``context`` dict under the ``RequestRecord`` field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from bench.collect.record import RequestRecord
+from bench.collect.writer import CsvRecordWriter
+from bench.errors import EndpointError
+
+
+def record_from_event(
+    *,
+    request_type: str,
+    name: str,
+    response_time: float | None,
+    response_length: int | None,
+    exception: BaseException | None,
+    context: Mapping[str, Any] | None,
+    start_time: float | None,
+    worker: str,
+    users: int | None,
+    now: float,
+) -> RequestRecord:
+    ctx = context or {}
+    latency_ms = float(response_time or 0.0)
+    started = start_time if start_time is not None else now - latency_ms / 1000.0
+    error_type = error_stage = None
+    http_status = ctx.get("http_status")
+    if exception is not None:
+        if isinstance(exception, EndpointError):
+            error_type, error_stage = exception.error_type, exception.stage
+            http_status = exception.http_status if exception.http_status is not None else http_status
+        else:
+            error_type, error_stage = type(exception).__name__, "request"
+    return RequestRecord(
+        timestamp_s=started,
+        intended_start_s=ctx.get("intended_start_s", started),
+        worker=worker,
+        user_class=ctx.get("user_class", ""),
+        request_type=request_type,
+        name=name,
+        endpoint=ctx.get("endpoint", ""),
+        variant=ctx.get("variant"),
+        target_model=ctx.get("target_model"),
+        inference_id=ctx.get("inference_id"),
+        users=users,
+        step=ctx.get("step"),
+        status="ok" if exception is None else "error",
+        error_type=error_type,
+        error_stage=error_stage,
+        http_status=http_status,
+        latency_ms=latency_ms,
+        ttfp_ms=ctx.get("ttfp_ms"),
+        ttft_ms=ctx.get("ttft_ms"),
+        parts=ctx.get("parts"),
+        tokens=ctx.get("tokens"),
+        itl_mean_ms=ctx.get("itl_mean_ms"),
+        itl_max_ms=ctx.get("itl_max_ms"),
+        request_bytes=ctx.get("request_bytes"),
+        response_bytes=response_length,
+    )
+
+
+class RequestCollector:
+    """Turns each request event into a row of ``requests.csv``.
+
+    Also keeps the first message of each (error_type, error_stage), for ``errors.csv``.
+    """
+
+    def __init__(
+        self,
+        writer: CsvRecordWriter,
+        *,
+        worker: str = "local",
+        users: Callable[[], int | None] = lambda: None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.writer = writer
+        self._worker = worker
+        self._users = users
+        self._clock = clock
+        self.error_samples: dict[tuple[str, str], str] = {}
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int | None,
+        exception: BaseException | None = None,
+        context: Mapping[str, Any] | None = None,
+        start_time: float | None = None,
+        **_: Any,
+    ) -> None:
+        record = record_from_event(
+            request_type=request_type,
+            name=name,
+            response_time=response_time,
+            response_length=response_length,
+            exception=exception,
+            context=context,
+            start_time=start_time,
+            worker=self._worker,
+            users=self._users(),
+            now=self._clock(),
+        )
+        self.writer.write(record)
+        if exception is not None and record.error_type is not None:
+            key = (record.error_type, record.error_stage or "request")
+            if key not in self.error_samples:
+                message = exception.message if isinstance(exception, EndpointError) else str(exception)
+                self.error_samples[key] = message[:1000]
+
+    def error_sample_list(self) -> list[dict[str, str]]:
+        return [{"error_type": t, "error_stage": s, "message": m} for (t, s), m in self.error_samples.items()]
+
+    def close(self) -> None:
+        self.writer.close()

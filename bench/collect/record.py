@@ -1,0 +1,132 @@
+"""One record per request: the columns of ``requests.csv``.
+
+============================  ==========================================================================
+column                        meaning (units in the name; empty where not applicable)
+============================  ==========================================================================
+timestamp_s                   wall-clock time the request was sent (Unix epoch seconds, ``time.time()``)
+intended_start_s              when the load schedule meant to send it (equal to timestamp_s in closed loop)
+worker                        process that sent it (``local``, or the Locust worker id)
+user_class                    Locust user class name
+request_type                  ``invoke`` | ``stream`` | ``async``
+name                          request name as in Locust's statistics (endpoint, or endpoint/target model)
+endpoint                      SageMaker endpoint name (``container`` for --container-url)
+variant                       production variant that served it (x-Amzn-Invoked-Production-Variant)
+target_model                  TargetModel sent (multi-model endpoints)
+inference_id                  InferenceId sent with the request (joins to SageMaker Data Capture)
+users                         users running when it completed
+step                          load step index (stepped capacity runs)
+status                        ``ok`` | ``error``
+error_type                    error class: ValidationError, ModelError, ModelNotReady, Throttling,
+                              InternalFailure, ServiceUnavailable, InternalDependency, Timeout,
+                              Connection, Decode, or an unmodeled service error code
+error_stage                   ``request`` | ``first_part`` | ``mid_stream`` | ``decode``
+http_status                   HTTP status received (empty when none arrived)
+latency_ms                    end to end, first byte sent to last byte received (``perf_counter``)
+ttfp_ms                       time to first payload part (streams)
+ttft_ms                       time to first token: first part with non-empty text (streams)
+parts                         payload parts received (streams)
+tokens                        tokens received (streams)
+itl_mean_ms, itl_max_ms       mean and max gap between parts (streams)
+request_bytes                 request body size
+response_bytes                response body size (bytes received, also for errors where known)
+============================  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+COLUMNS = (
+    "timestamp_s",
+    "intended_start_s",
+    "worker",
+    "user_class",
+    "request_type",
+    "name",
+    "endpoint",
+    "variant",
+    "target_model",
+    "inference_id",
+    "users",
+    "step",
+    "status",
+    "error_type",
+    "error_stage",
+    "http_status",
+    "latency_ms",
+    "ttfp_ms",
+    "ttft_ms",
+    "parts",
+    "tokens",
+    "itl_mean_ms",
+    "itl_max_ms",
+    "request_bytes",
+    "response_bytes",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    timestamp_s: float
+    intended_start_s: float
+    worker: str
+    user_class: str
+    request_type: str
+    name: str
+    endpoint: str
+    variant: str | None
+    target_model: str | None
+    inference_id: str | None
+    users: int | None
+    step: int | None
+    status: str
+    error_type: str | None
+    error_stage: str | None
+    http_status: int | None
+    latency_ms: float
+    ttfp_ms: float | None = None
+    ttft_ms: float | None = None
+    parts: int | None = None
+    tokens: int | None = None
+    itl_mean_ms: float | None = None
+    itl_max_ms: float | None = None
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+
+    def to_row(self) -> list[str]:
+        """The CSV row, in ``COLUMNS`` order (empty cells for None)."""
+        return [
+            f"{self.timestamp_s:.6f}",
+            f"{self.intended_start_s:.6f}",
+            self.worker,
+            self.user_class,
+            self.request_type,
+            self.name,
+            self.endpoint,
+            _text(self.variant),
+            _text(self.target_model),
+            _text(self.inference_id),
+            _text(self.users),
+            _text(self.step),
+            self.status,
+            _text(self.error_type),
+            _text(self.error_stage),
+            _text(self.http_status),
+            f"{self.latency_ms:.3f}",
+            _ms(self.ttfp_ms),
+            _ms(self.ttft_ms),
+            _text(self.parts),
+            _text(self.tokens),
+            _ms(self.itl_mean_ms),
+            _ms(self.itl_max_ms),
+            _text(self.request_bytes),
+            _text(self.response_bytes),
+        ]
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"

@@ -1,0 +1,285 @@
+"""Every option of the harness, defined once, for Locust's parser and for ``bench`` subcommands.
+
+``add_options`` adds them to a parser (Locust's configargparse parser gets ``BENCH_*`` environment
+variables and web-UI flags; plain argparse gets the environment through defaults), and
+``run_config_from_options`` converts the parsed values into a frozen ``RunConfig`` in one place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.config import (
+    DEMO_TRITON_ENDPOINT,
+    TENSOR_FORMATS,
+    TRANSPORTS,
+    EndpointSpec,
+    PayloadSpec,
+    RunConfig,
+    TensorSpec,
+    TransportSpec,
+    choose_one,
+    parse_duration,
+    parse_output_spec,
+    parse_tensor_spec,
+)
+from bench.errors import ConfigError
+
+# What the demo endpoint of the packaged emulator configuration accepts.
+DEMO_INPUTS = ("INPUT0:FP32:1,16", "INPUT1:FP32:1,16")
+
+
+@dataclass(frozen=True)
+class Option:
+    flags: tuple[str, ...]
+    help: str
+    metavar: str | None = None
+    default: Any = None
+    repeat: bool = False
+    choices: tuple[str, ...] | None = None
+    web_ui: bool = False
+    secret: bool = False
+
+    @property
+    def dest(self) -> str:
+        return self.flags[0].lstrip("-").replace("-", "_")
+
+    @property
+    def env_var(self) -> str:
+        return "BENCH_" + self.dest.upper()
+
+
+OPTIONS: tuple[Option, ...] = (
+    # Where requests go.
+    Option(
+        ("--endpoint",),
+        "SageMaker endpoint name. With none of --endpoint, --endpoint-url, --container-url the built-in emulator is started.",
+        "NAME",
+        web_ui=True,
+    ),
+    Option(("--region",), "AWS region of the endpoint (default: from the AWS config chain).", "REGION"),
+    Option(
+        ("--endpoint-url",),
+        "SageMaker runtime URL override (VPC endpoint, or an emulator started with `bench serve`).",
+        "URL",
+    ),
+    Option(
+        ("--container-url",),
+        "Talk the SageMaker container contract (POST /invocations, GET /ping) directly, e.g. http://127.0.0.1:8080.",
+        "URL",
+    ),
+    Option(
+        ("--aws-profile",), "AWS profile for credentials and region (default: the boto3 chain).", "PROFILE"
+    ),
+    Option(("--target-model",), "TargetModel for multi-model endpoints.", "MODEL", web_ui=True),
+    Option(
+        ("--target-variant",),
+        "TargetVariant: send every request to this production variant.",
+        "VARIANT",
+        web_ui=True,
+    ),
+    Option(
+        ("--inference-component",),
+        "InferenceComponentName for endpoints with inference components.",
+        "NAME",
+        web_ui=True,
+    ),
+    Option(("--custom-attributes",), "CustomAttributes header passed to the container.", "TEXT", web_ui=True),
+    Option(
+        ("--emulator-config",),
+        "TOML configuration for the auto-started emulator (default: the packaged demo).",
+        "FILE",
+    ),
+    # How they are sent.
+    Option(("--transport",), "How requests are sent.", default="boto3", choices=TRANSPORTS),
+    Option(("--connect-timeout",), "Connect timeout per request.", "DURATION", default="5s"),
+    Option(
+        ("--read-timeout",),
+        "Read timeout per request (SageMaker allows 60 s for real-time).",
+        "DURATION",
+        default="60s",
+    ),
+    # What is sent.
+    Option(
+        ("--input",),
+        "Input tensor NAME:DTYPE:SHAPE[:VALUES] (repeatable). VALUES: comma-separated or @FILE, cycled; none = seeded random data.",
+        "SPEC",
+        repeat=True,
+    ),
+    Option(
+        ("--payload",),
+        "perf_analyzer --input-data JSON or .npz file (repeatable); entries used round-robin.",
+        "FILE",
+        repeat=True,
+    ),
+    Option(
+        ("--output",),
+        "Output to request and check NAME[:DTYPE[:SHAPE]] (repeatable; -1 matches any dimension).",
+        "SPEC",
+        repeat=True,
+    ),
+    Option(
+        ("--tensor-format",),
+        "Triton tensor encoding: binary+json or JSON.",
+        default="binary",
+        choices=TENSOR_FORMATS,
+        web_ui=True,
+    ),
+    Option(("--seed",), "Seed for synthetic tensor data.", "INT", default="0"),
+    # Where results go.
+    Option(("--report-dir",), "Directory that receives one run directory per run.", "DIR", default="reports"),
+    Option(("--run-name",), "Name appended to the run directory (default: the endpoint name).", "NAME"),
+    Option(
+        ("--warmup",),
+        "Leave the first DURATION of the run out of summaries (records are kept).",
+        "DURATION",
+        default="0s",
+    ),
+)
+
+
+def add_options(parser: Any, *, locust: bool, environ: Mapping[str, str] | None = None) -> None:
+    """Add every option to ``parser``.
+
+    ``locust=True``: Locust's parser (``env_var``, ``include_in_web_ui``); otherwise plain argparse,
+    with ``environ`` supplying ``BENCH_*`` defaults.
+    """
+    for option in OPTIONS:
+        kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}
+        if option.metavar:
+            kwargs["metavar"] = option.metavar
+        if option.choices:  # validated in run_config_from_options: one clear line, not argparse's usage dump
+            kwargs["help"] = f"{option.help} One of: {', '.join(option.choices)} (default {option.default})."
+        if option.repeat:
+            kwargs["action"] = "append"
+        default = option.default
+        if locust:
+            kwargs["env_var"] = option.env_var
+            kwargs["include_in_web_ui"] = option.web_ui
+        elif environ and option.env_var in environ:
+            value = environ[option.env_var]
+            default = _split_env_list(value) if option.repeat else value
+        kwargs["default"] = default
+        parser.add_argument(*option.flags, **kwargs)
+
+
+def _split_env_list(value: str) -> list[str]:
+    """``BENCH_INPUT="[A:FP32:1, B:INT8:2]"`` (configargparse's list syntax) or one value."""
+    text = value.strip()
+    if text.startswith("[") and text.endswith("]"):
+        return [v.strip() for v in text[1:-1].split(",") if v.strip()]
+    return [text]
+
+
+def needs_emulator(values: Mapping[str, Any]) -> bool:
+    return not (values.get("endpoint") or values.get("endpoint_url") or values.get("container_url"))
+
+
+def run_config_from_options(
+    values: Mapping[str, Any], *, emulator_url: str | None = None, users: int = 0
+) -> RunConfig:
+    """The one conversion from parsed option values to ``RunConfig``. Raises ConfigError."""
+    emulated = emulator_url is not None
+    endpoint_name = _text(values.get("endpoint"))
+    endpoint_url = emulator_url or _text(values.get("endpoint_url"))
+    container_url = _text(values.get("container_url"))
+    if container_url and endpoint_url and not emulated:
+        raise ConfigError("--container-url and --endpoint-url exclude each other; give one")
+    if container_url:
+        _check_url(container_url, "--container-url")
+        emulated = False
+        endpoint_url = None
+    elif endpoint_url:
+        _check_url(endpoint_url, "--endpoint-url")
+        if not endpoint_name and not emulated:
+            raise ConfigError("--endpoint-url needs --endpoint NAME: the endpoint to call at that URL")
+    if emulated and not endpoint_name:
+        endpoint_name = DEMO_TRITON_ENDPOINT
+    if endpoint_name and not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", endpoint_name):
+        raise ConfigError(
+            f"--endpoint {endpoint_name!r}: SageMaker endpoint names are letters, digits and hyphens"
+        )
+    endpoint = EndpointSpec(
+        name=endpoint_name or "container",
+        region=_text(values.get("region")),
+        endpoint_url=endpoint_url,
+        container_url=container_url,
+        aws_profile=_text(values.get("aws_profile")),
+        target_model=_text(values.get("target_model")),
+        target_variant=_text(values.get("target_variant")),
+        inference_component=_text(values.get("inference_component")),
+        custom_attributes=_text(values.get("custom_attributes")),
+        emulated=emulated,
+    )
+    payload = _payload_spec(values, demo=emulated and endpoint.name == DEMO_TRITON_ENDPOINT)
+    transport = TransportSpec(
+        kind=choose_one(str(values.get("transport") or "boto3"), TRANSPORTS, option="--transport"),
+        connect_timeout_s=_positive(
+            parse_duration(values.get("connect_timeout") or "5s", option="--connect-timeout"),
+            "--connect-timeout",
+        ),
+        read_timeout_s=_positive(
+            parse_duration(values.get("read_timeout") or "60s", option="--read-timeout"), "--read-timeout"
+        ),
+        pool_connections=max(10, users),
+    )
+    return RunConfig(
+        endpoint=endpoint,
+        payload=payload,
+        transport=transport,
+        report_dir=Path(values.get("report_dir") or "reports"),
+        run_name=_text(values.get("run_name")) or endpoint.name,
+        warmup_s=parse_duration(values.get("warmup") or "0s", option="--warmup"),
+    )
+
+
+def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
+    input_texts = list(values.get("input") or [])
+    files = tuple(Path(p) for p in values.get("payload") or [])
+    if not input_texts and not files and demo:
+        input_texts = list(DEMO_INPUTS)
+    inputs: tuple[TensorSpec, ...] = tuple(parse_tensor_spec(text) for text in input_texts)
+    names = [spec.name for spec in inputs]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ConfigError(f"--input {duplicates[0]} is given more than once; give each input once")
+    seed_text = str(values.get("seed") if values.get("seed") is not None else "0")
+    if not seed_text.isdigit():
+        raise ConfigError(f"--seed {seed_text!r}: give a non-negative integer")
+    return PayloadSpec(
+        inputs=inputs,
+        outputs=tuple(parse_output_spec(text) for text in values.get("output") or []),
+        files=files,
+        tensor_format=choose_one(
+            str(values.get("tensor_format") or "binary"), TENSOR_FORMATS, option="--tensor-format"
+        ),
+        seed=int(seed_text),
+    )
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _check_url(url: str, option: str) -> None:
+    if not re.match(r"^https?://[^/\s:]+(:\d+)?(/.*)?$", url):
+        raise ConfigError(f"{option} {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
+
+
+def _positive(value: float, option: str) -> float:
+    if value <= 0:
+        raise ConfigError(f"{option}: must be greater than zero")
+    return value
+
+
+def option_values(namespace: argparse.Namespace | Any) -> dict[str, Any]:
+    """Our option values out of a parsed namespace (Locust's or argparse's)."""
+    return {option.dest: getattr(namespace, option.dest, option.default) for option in OPTIONS}

@@ -1,0 +1,296 @@
+"""The only Locust glue: options, the embedded emulator, the workload, the collector, the reports.
+
+A locustfile calls ``install()`` once (explicitly; importing this module has no side effects). Then:
+
+- ``init_command_line_parser``: adds the harness's options (``bench.options``).
+- ``init`` (every process): the master or local process starts the emulator when no endpoint is
+  given and validates the whole configuration (options, payload files, credentials) before any
+  load: a problem is one line on stderr and exit code 2.
+- ``test_start``: builds the process's workload (encoded bodies and one shared transport); the
+  local process opens a run directory and streams ``requests.csv``.
+- ``test_stop``: closes ``requests.csv``, writes ``run.json`` and the summary tables, prints them.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import gevent
+import locust
+from locust.env import Environment
+from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
+
+from bench.collect import CsvRecordWriter, RequestCollector
+from bench.config import RunConfig
+from bench.errors import ConfigError
+from bench.options import add_options, needs_emulator, option_values, run_config_from_options
+from bench.payload import build_requests
+from bench.report import (
+    ERROR_SAMPLES_JSON,
+    REQUESTS_CSV,
+    format_summary,
+    new_run_dir,
+    write_run_json,
+    write_tables,
+)
+from bench.transport import make_transport
+from bench.users import TensorWorkload, attach_workload
+
+logger = logging.getLogger("bench")
+_EMULATOR_URL = "bench_emulator_url"  # set on parsed_options by the master; Locust ships it to workers
+_installed = False
+
+
+def install() -> None:
+    """Register the harness with Locust. Call once from the locustfile, after ``import locust``."""
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    locust.events.init_command_line_parser.add_listener(_add_options)
+    locust.events.init.add_listener(_on_init)
+
+
+def _add_options(parser: Any, **_: Any) -> None:
+    add_options(parser, locust=True)
+
+
+def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -> None:
+    if environment.parsed_options is None or runner is None:
+        return
+    harness = Harness(environment, runner)
+    try:
+        harness.prepare()
+    except ConfigError as exc:
+        harness.stop_emulator()
+        sys.stderr.write(f"bench: error: {exc}\n")
+        sys.stderr.flush()
+        sys.exit(2)
+    environment.events.test_start.add_listener(harness.on_test_start)
+    environment.events.test_stop.add_listener(harness.on_test_stop)
+    environment.events.quit.add_listener(harness.on_quit)
+
+
+class Harness:
+    """Per-process state of a run: emulator, workload, collector."""
+
+    def __init__(self, environment: Environment, runner: Runner) -> None:
+        self.environment = environment
+        self.runner = runner
+        self.is_worker = isinstance(runner, WorkerRunner)
+        self.is_master = isinstance(runner, MasterRunner)
+        self.emulator: Any = None
+        self.config: RunConfig | None = None
+        self.workload: TensorWorkload | None = None
+        self._workload_values: dict[str, Any] | None = None
+        self.collector: RequestCollector | None = None
+        self.run_dir: Path | None = None
+        self.started_at: float | None = None
+
+    # ---- configuration -------------------------------------------------------------------------
+    def _values(self) -> dict[str, Any]:
+        return option_values(self.environment.parsed_options)
+
+    def _emulator_url(self) -> str | None:
+        return getattr(self.environment.parsed_options, _EMULATOR_URL, None)
+
+    def _config(self, values: dict[str, Any]) -> RunConfig:
+        users = int(getattr(self.environment.parsed_options, "num_users", 0) or 0)
+        users = max(users, int(getattr(self.runner, "target_user_count", 0) or 0))
+        url = self._emulator_url() if needs_emulator(values) else None
+        return run_config_from_options(values, emulator_url=url, users=users)
+
+    def prepare(self) -> None:
+        """Master/local: start the emulator if needed and validate everything. Raises ConfigError."""
+        if self.is_worker:
+            return
+        values = self._values()
+        if needs_emulator(values):
+            self.start_emulator(values.get("emulator_config"))
+        self.config = self._config(values)
+        if not self.is_master:
+            self._build_workload(values)
+        else:
+            build_requests(self.config.payload)  # workers build their own; check the data here once
+
+    def start_emulator(self, config_file: str | None) -> None:
+        from bench.emulator.process import start_emulator
+
+        self.emulator = start_emulator(Path(config_file) if config_file else None)
+        atexit.register(self.stop_emulator)
+        setattr(self.environment.parsed_options, _EMULATOR_URL, self.emulator.url)
+        endpoints = ", ".join(self.emulator.endpoints)
+        print(
+            f"bench: no endpoint given; started the built-in emulator at {self.emulator.url} "
+            f"(endpoints: {endpoints}; pid {self.emulator.pid})",
+            flush=True,
+        )
+
+    def stop_emulator(self) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+            self.emulator = None
+
+    def _build_workload(self, values: dict[str, Any]) -> TensorWorkload:
+        if self.workload is not None and values == self._workload_values:
+            return self.workload
+        config = self._config(values)
+        requests = build_requests(config.payload)
+        if self.workload is not None:
+            self.workload.transport.close()
+        self.config = config
+        self.workload = TensorWorkload(
+            config=config, requests=requests, transport=make_transport(config.endpoint, config.transport)
+        )
+        self._workload_values = values
+        attach_workload(self.environment, self.workload)
+        return self.workload
+
+    # ---- run lifecycle -------------------------------------------------------------------------
+    def on_test_start(self, **_: Any) -> None:
+        if not self.is_master:
+            try:
+                self._build_workload(self._values())
+            except ConfigError as exc:
+                logger.error("bench: error: %s", exc)
+                gevent.spawn_later(0, self.runner.stop)
+                return
+        if self.is_worker:
+            return
+        assert self.config is not None
+        if self.is_master:
+            logger.warning(
+                "bench: records from Locust workers are not shipped to the master yet; "
+                "requests.csv of a distributed run stays empty (run without --processes/--master)"
+            )
+        self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
+        self.started_at = time.time()
+        self.collector = RequestCollector(
+            CsvRecordWriter(self.run_dir / REQUESTS_CSV),
+            worker="local",
+            users=lambda: self.runner.user_count,
+            clock=time.time,
+        )
+        self.environment.events.request.add_listener(self.collector.on_request)
+        self._write_run_json(ended_at=None)
+        logger.info("bench: writing %s", self.run_dir)
+
+    def on_test_stop(self, **_: Any) -> None:
+        collector, run_dir = self.collector, self.run_dir
+        if collector is None or run_dir is None or self.config is None:
+            return
+        self.environment.events.request.remove_listener(collector.on_request)
+        collector.close()
+        self.collector = None
+        (run_dir / ERROR_SAMPLES_JSON).write_text(_json(collector.error_sample_list()), encoding="utf-8")
+        self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
+        tables = write_tables(run_dir, warmup_s=self.config.warmup_s)
+        print(format_summary(tables.summary), flush=True)
+        if self.config.warmup_s > 0:
+            print(
+                f"bench: summary excludes the first {self.config.warmup_s:g} s (warm-up): {tables.measured_records} of {tables.records} requests",
+                flush=True,
+            )
+        print(
+            f"bench: run directory {run_dir} ({collector.writer.rows} requests in {REQUESTS_CSV})", flush=True
+        )
+
+    def on_quit(self, **_: Any) -> None:
+        if self.workload is not None:
+            self.workload.transport.close()
+        self.stop_emulator()
+
+    def _write_run_json(self, *, ended_at: float | None, records: int | None = None) -> None:
+        assert self.run_dir is not None
+        assert self.config is not None
+        options = self.environment.parsed_options
+        write_run_json(
+            self.run_dir,
+            {
+                "run_dir": str(self.run_dir),
+                "started_at": _iso(self.started_at),
+                "ended_at": _iso(ended_at),
+                "records": records,
+                "command_line": sys.argv,
+                "config": _config_dict(self.config),
+                "emulator": {"url": self._emulator_url()} if self.config.endpoint.emulated else None,
+                "locust": {
+                    "users": getattr(options, "num_users", None),
+                    "spawn_rate": getattr(options, "spawn_rate", None),
+                    "run_time": getattr(options, "run_time", None),
+                    "headless": getattr(options, "headless", None),
+                    "locustfile": getattr(options, "locustfile", None),
+                },
+                "versions": _versions(),
+                "git_sha": _git_sha(),
+                "host": {"python": platform.python_version(), "platform": platform.platform()},
+            },
+        )
+
+
+def _config_dict(config: RunConfig) -> dict[str, Any]:
+    data = asdict(config)
+    return _paths_to_text(data)  # type: ignore[no-any-return]
+
+
+def _paths_to_text(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _paths_to_text(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_paths_to_text(v) for v in value]
+    return value
+
+
+def _versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for package in (
+        "sagemaker-bench",
+        "locust",
+        "boto3",
+        "botocore",
+        "tritonclient",
+        "numpy",
+        "pandas",
+        "aiohttp",
+    ):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _git_sha() -> str | None:
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def _iso(epoch_s: float | None) -> str | None:
+    if epoch_s is None:
+        return None
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{int(epoch_s % 1 * 1000):03d}Z"
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, indent=2) + "\n"
+
+
+__all__ = ["Harness", "LocalRunner", "install"]

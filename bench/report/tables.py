@@ -1,0 +1,68 @@
+"""The CSV reports of a run, regenerated from its ``requests.csv`` alone (plus error samples)."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from bench.analysis import error_table, load_records, measured, summarize, timeseries
+
+REQUESTS_CSV = "requests.csv"
+ERROR_SAMPLES_JSON = "error_samples.json"
+
+
+@dataclass(frozen=True)
+class RunTables:
+    summary: pd.DataFrame
+    errors: pd.DataFrame
+    timeseries: pd.DataFrame
+    records: int
+    measured_records: int
+
+
+def read_error_samples(run_dir: Path) -> dict[tuple[str, str], str]:
+    path = run_dir / ERROR_SAMPLES_JSON
+    if not path.exists():
+        return {}
+    items = json.loads(path.read_text(encoding="utf-8"))
+    return {(str(i["error_type"]), str(i["error_stage"])): str(i["message"]) for i in items}
+
+
+def write_tables(run_dir: Path, *, warmup_s: float = 0.0) -> RunTables:
+    """Write summary.csv, errors.csv and timeseries.csv into ``run_dir``; return the tables."""
+    records = load_records(run_dir / REQUESTS_CSV)
+    window = measured(records, warmup_s)
+    tables = RunTables(
+        summary=summarize(window),
+        errors=error_table(window, read_error_samples(run_dir)),
+        timeseries=timeseries(records),
+        records=len(records),
+        measured_records=len(window),
+    )
+    tables.summary.to_csv(run_dir / "summary.csv", index=False, float_format="%.3f")
+    tables.errors.to_csv(run_dir / "errors.csv", index=False, float_format="%.6f")
+    tables.timeseries.to_csv(run_dir / "timeseries.csv", index=False, float_format="%.3f")
+    return tables
+
+
+def format_summary(summary: pd.DataFrame) -> str:
+    """A compact console table of the summary (one line per row)."""
+    header = f"{'type':<7} {'name':<28} {'variant':<12} {'count':>8} {'errors':>7} {'rps':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'max ms':>9}"
+    lines = [header]
+    for row in summary.itertuples(index=False):
+        lines.append(
+            f"{row.request_type:<7} {str(row.name)[:28]:<28} {str(row.variant)[:12]:<12} {row.count:>8} {row.errors:>7} "
+            f"{_num(row.rps, 1):>9} {_num(row.latency_p50_ms):>9} {_num(row.latency_p95_ms):>9} "
+            f"{_num(row.latency_p99_ms):>9} {_num(row.latency_max_ms):>9}"
+        )
+    return "\n".join(lines)
+
+
+def _num(value: object, digits: int = 2) -> str:
+    if not isinstance(value, int | float) or math.isnan(float(value)):
+        return "-"
+    return f"{float(value):.{digits}f}"

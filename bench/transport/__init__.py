@@ -1,0 +1,21 @@
+"""Transports: how encoded requests reach an endpoint (see ``base.Transport``)."""
+
+from __future__ import annotations
+
+from bench.config import EndpointSpec, TransportSpec
+from bench.transport.base import InvokeResponse, Transport
+
+__all__ = ["InvokeResponse", "Transport", "make_transport"]
+
+
+def make_transport(endpoint: EndpointSpec, spec: TransportSpec) -> Transport:
+    """The transport for a run: the container contract for ``--container-url``, else boto3."""
+    if endpoint.container_url:
+        from bench.transport.container import ContainerTransport
+
+        transport = ContainerTransport(endpoint, spec)
+        transport.ping()
+        return transport
+    from bench.transport.boto import Boto3Transport
+
+    return Boto3Transport(endpoint, spec)
