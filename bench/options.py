@@ -177,7 +177,10 @@ def _split_env_list(value: str) -> list[str]:
 
 
 def needs_emulator(values: Mapping[str, Any]) -> bool:
-    return not (values.get("endpoint") or values.get("endpoint_url") or values.get("container_url"))
+    """No endpoint at all, or ``--emulator-config`` (then ``--endpoint`` names one of its endpoints)."""
+    if values.get("endpoint_url") or values.get("container_url"):
+        return False
+    return bool(values.get("emulator_config")) or not values.get("endpoint")
 
 
 def run_config_from_options(

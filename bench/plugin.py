@@ -117,6 +117,14 @@ class Harness:
         if needs_emulator(values):
             self.start_emulator(values.get("emulator_config"))
         self.config = self._config(values)
+        if self.emulator is not None:
+            reason = "" if values.get("emulator_config") else "no endpoint given; "
+            print(
+                f"bench: {reason}started the built-in emulator at {self.emulator.url} "
+                f"(endpoints: {', '.join(self.emulator.endpoints)}; pid {self.emulator.pid}); "
+                f"targeting {self.config.endpoint.name}",
+                flush=True,
+            )
         if not self.is_master:
             self._build_workload(values)
         else:
@@ -128,12 +136,6 @@ class Harness:
         self.emulator = start_emulator(Path(config_file) if config_file else None)
         atexit.register(self.stop_emulator)
         setattr(self.environment.parsed_options, _EMULATOR_URL, self.emulator.url)
-        endpoints = ", ".join(self.emulator.endpoints)
-        print(
-            f"bench: no endpoint given; started the built-in emulator at {self.emulator.url} "
-            f"(endpoints: {endpoints}; pid {self.emulator.pid})",
-            flush=True,
-        )
 
     def stop_emulator(self) -> None:
         if self.emulator is not None:
@@ -161,7 +163,7 @@ class Harness:
             try:
                 self._build_workload(self._values())
             except ConfigError as exc:
-                logger.error("bench: error: %s", exc)
+                logger.error("error: %s", exc)
                 gevent.spawn_later(0, self.runner.stop)
                 return
         if self.is_worker:
@@ -169,7 +171,7 @@ class Harness:
         assert self.config is not None
         if self.is_master:
             logger.warning(
-                "bench: records from Locust workers are not shipped to the master yet; "
+                "records from Locust workers are not shipped to the master yet; "
                 "requests.csv of a distributed run stays empty (run without --processes/--master)"
             )
         self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
@@ -182,7 +184,7 @@ class Harness:
         )
         self.environment.events.request.add_listener(self.collector.on_request)
         self._write_run_json(ended_at=None)
-        logger.info("bench: writing %s", self.run_dir)
+        logger.info("writing %s", self.run_dir)
 
     def on_test_stop(self, **_: Any) -> None:
         collector, run_dir = self.collector, self.run_dir
