@@ -85,6 +85,9 @@ def _invoke(args: argparse.Namespace) -> int:
     from bench.transport import make_transport
 
     values = option_values(args)
+    build_requests(
+        run_config_from_options(values).payload
+    )  # bad options or data: fail before starting anything
     emulator = None
     if needs_emulator(values):
         from bench.emulator.process import start_emulator

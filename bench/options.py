@@ -186,18 +186,20 @@ def needs_emulator(values: Mapping[str, Any]) -> bool:
 def run_config_from_options(
     values: Mapping[str, Any], *, emulator_url: str | None = None, users: int = 0
 ) -> RunConfig:
-    """The one conversion from parsed option values to ``RunConfig``. Raises ConfigError."""
-    emulated = emulator_url is not None
+    """The one conversion from parsed option values to ``RunConfig``. Raises ConfigError.
+
+    When the options call for the emulator (``needs_emulator``) the endpoint is marked emulated;
+    ``emulator_url`` is where it listens (None while validating, before it is started).
+    """
+    emulated = needs_emulator(values)
     endpoint_name = _text(values.get("endpoint"))
-    endpoint_url = emulator_url or _text(values.get("endpoint_url"))
+    endpoint_url = emulator_url if emulated else _text(values.get("endpoint_url"))
     container_url = _text(values.get("container_url"))
-    if container_url and endpoint_url and not emulated:
+    if container_url and endpoint_url:
         raise ConfigError("--container-url and --endpoint-url exclude each other; give one")
     if container_url:
         _check_url(container_url, "--container-url")
-        emulated = False
-        endpoint_url = None
-    elif endpoint_url:
+    elif endpoint_url and not emulated:
         _check_url(endpoint_url, "--endpoint-url")
         if not endpoint_name and not emulated:
             raise ConfigError("--endpoint-url needs --endpoint NAME: the endpoint to call at that URL")

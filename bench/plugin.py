@@ -106,14 +106,14 @@ class Harness:
     def _config(self, values: dict[str, Any]) -> RunConfig:
         users = int(getattr(self.environment.parsed_options, "num_users", 0) or 0)
         users = max(users, int(getattr(self.runner, "target_user_count", 0) or 0))
-        url = self._emulator_url() if needs_emulator(values) else None
-        return run_config_from_options(values, emulator_url=url, users=users)
+        return run_config_from_options(values, emulator_url=self._emulator_url(), users=users)
 
     def prepare(self) -> None:
         """Master/local: start the emulator if needed and validate everything. Raises ConfigError."""
         if self.is_worker:
             return
         values = self._values()
+        build_requests(self._config(values).payload)  # bad options or data: fail before starting anything
         if needs_emulator(values):
             self.start_emulator(values.get("emulator_config"))
         self.config = self._config(values)
@@ -125,10 +125,8 @@ class Harness:
                 f"targeting {self.config.endpoint.name}",
                 flush=True,
             )
-        if not self.is_master:
+        if not self.is_master:  # workers build their own workload when the master starts them
             self._build_workload(values)
-        else:
-            build_requests(self.config.payload)  # workers build their own; check the data here once
 
     def start_emulator(self, config_file: str | None) -> None:
         from bench.emulator.process import start_emulator

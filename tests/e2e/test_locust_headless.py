@@ -37,7 +37,21 @@ def _rows(run_dir: Path) -> list[dict[str, str]]:
 
 
 def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
-    result = run_locust("--headless", "-u", "4", "-r", "4", "-t", "5s", "--report-dir", str(tmp_path / "reports"), "--csv", str(tmp_path / "locust"), "--json-file", str(tmp_path / "locust"))
+    result = run_locust(
+        "--headless",
+        "-u",
+        "4",
+        "-r",
+        "4",
+        "-t",
+        "5s",
+        "--report-dir",
+        str(tmp_path / "reports"),
+        "--csv",
+        str(tmp_path / "locust"),
+        "--json-file",
+        str(tmp_path / "locust"),
+    )
     assert result.code == 0, result.stderr[-3000:]
     assert "started the built-in emulator at http://127.0.0.1:" in result.stdout
     run_dir = only_run_dir(tmp_path / "reports")
@@ -82,7 +96,19 @@ def test_endpoint_faults_are_records_not_crashes(tmp_path: Path) -> None:
 
 
 def _bad(tmp_path: Path, *args: str) -> Finished:
-    return run_locust("--headless", "-u", "1", "-r", "1", "-t", "3s", "--report-dir", str(tmp_path / "reports"), *args, timeout_s=60)
+    return run_locust(
+        "--headless",
+        "-u",
+        "1",
+        "-r",
+        "1",
+        "-t",
+        "3s",
+        "--report-dir",
+        str(tmp_path / "reports"),
+        *args,
+        timeout_s=60,
+    )
 
 
 def _write(tmp_path: Path, name: str, text: str) -> str:
@@ -96,11 +122,20 @@ BAD_INPUTS = {
     "malformed shape": (["--input", "INPUT0:FP32:1,a"], "malformed shape '1,a'"),
     "missing payload file": (["--payload", "/no/such/payload.json"], "no such file"),
     "malformed payload file": (["--payload", "{bad_json}", "--input", "INPUT0:FP32:1,16"], "not valid JSON"),
-    "input not matching the file": (["--payload", "{data_json}", "--input", "INPUT9:FP32:1,16"], "make the names match"),
+    "input not matching the file": (
+        ["--payload", "{data_json}", "--input", "INPUT9:FP32:1,16"],
+        "make the names match",
+    ),
     "bad option value": (["--tensor-format", "xml"], "--tensor-format: 'xml' is not one of binary, json"),
     "bad duration": (["--read-timeout", "soon"], "--read-timeout: malformed duration"),
-    "no region for a real endpoint": (["--endpoint", "my-endpoint", "--input", "A:FP32:1"], "no AWS region for endpoint my-endpoint"),
-    "no credentials for a real endpoint": (["--endpoint", "my-endpoint", "--region", "us-east-1", "--input", "A:FP32:1"], "no AWS credentials for endpoint my-endpoint"),
+    "no region for a real endpoint": (
+        ["--endpoint", "my-endpoint", "--input", "A:FP32:1"],
+        "no AWS region for endpoint my-endpoint",
+    ),
+    "no credentials for a real endpoint": (
+        ["--endpoint", "my-endpoint", "--region", "us-east-1", "--input", "A:FP32:1"],
+        "no AWS credentials for endpoint my-endpoint",
+    ),
     "bad emulator config": (["--emulator-config", "{bad_toml}"], "bad.toml"),
     "oversized payload": (["--input", "INPUT0:FP32:1,1600000"], "over SageMaker's real-time limit"),
 }

@@ -30,7 +30,11 @@ def _invoke(transport: Boto3Transport, payload: PayloadSpec, index: int = 0) -> 
 
 @pytest.mark.parametrize("tensor_format", ["binary", "json"])
 def test_every_datatype_round_trips_through_boto3(emulator: EmulatorProcess, tensor_format: str) -> None:
-    payload = PayloadSpec(inputs=tuple(parse_tensor_spec(f"IN_{d}:{d}:2,3") for d in DATATYPES), tensor_format=tensor_format, synthetic_variants=1)
+    payload = PayloadSpec(
+        inputs=tuple(parse_tensor_spec(f"IN_{d}:{d}:2,3") for d in DATATYPES),
+        tensor_format=tensor_format,
+        synthetic_variants=1,
+    )
     sent = {t.name.removeprefix("IN_"): t.array for t in build_tensor_sets(payload)[0]}
     response, outputs = _invoke(_transport(emulator, "identity-all"), payload)
     got = {o.name.removeprefix("OUT_"): o for o in outputs}
@@ -49,20 +53,30 @@ def test_every_datatype_round_trips_through_boto3(emulator: EmulatorProcess, ten
 
 
 def test_json_format_without_binary_only_types_gets_a_json_response(emulator: EmulatorProcess) -> None:
-    payload = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")), tensor_format="json")
+    payload = PayloadSpec(
+        inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")),
+        tensor_format="json",
+    )
     response, outputs = _invoke(_transport(emulator, "demo-triton"), payload)
     assert response.content_type == "application/json"  # type: ignore[attr-defined]
     assert {o.name for o in outputs} == {"OUTPUT0", "OUTPUT1"}
 
 
 def test_add_sub_values_and_image_paths(emulator: EmulatorProcess) -> None:
-    payload = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:2,16"), parse_tensor_spec("INPUT1:FP32:2,16")), synthetic_variants=1)
+    payload = PayloadSpec(
+        inputs=(parse_tensor_spec("INPUT0:FP32:2,16"), parse_tensor_spec("INPUT1:FP32:2,16")),
+        synthetic_variants=1,
+    )
     a, b = (t.array for t in build_tensor_sets(payload)[0])
     _, outputs = _invoke(_transport(emulator, "demo-triton"), payload)
     by_name = {o.name: o.array for o in outputs}
     assert np.allclose(by_name["OUTPUT0"], a + b)
     assert np.allclose(by_name["OUTPUT1"], a - b)
-    images = PayloadSpec(inputs=(parse_tensor_spec("IMAGE_PATH:BYTES:2:s3://bucket/images/cat.jpg,s3://bucket/images/dog.png"),))
+    images = PayloadSpec(
+        inputs=(
+            parse_tensor_spec("IMAGE_PATH:BYTES:2:s3://bucket/images/cat.jpg,s3://bucket/images/dog.png"),
+        )
+    )
     _, outputs = _invoke(_transport(emulator, "image-path"), images)
     (labels,) = outputs
     assert labels.name == "LABEL_PATH"
@@ -82,8 +96,12 @@ def test_add_sub_values_and_image_paths(emulator: EmulatorProcess) -> None:
         ("no-such-endpoint", errors.ValidationError),
     ],
 )
-def test_injected_faults_arrive_as_bench_errors(emulator: EmulatorProcess, endpoint: str, expected: type[errors.EndpointError]) -> None:
-    payload = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")))
+def test_injected_faults_arrive_as_bench_errors(
+    emulator: EmulatorProcess, endpoint: str, expected: type[errors.EndpointError]
+) -> None:
+    payload = PayloadSpec(
+        inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16"))
+    )
     with pytest.raises(errors.EndpointError) as caught:
         _invoke(_transport(emulator, endpoint), payload)
     assert type(caught.value) is expected
@@ -94,7 +112,9 @@ def test_injected_faults_arrive_as_bench_errors(emulator: EmulatorProcess, endpo
 
 
 def test_triton_validation_failure_is_a_model_error_with_original_status(emulator: EmulatorProcess) -> None:
-    payload = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("WRONG:FP32:1,16")))
+    payload = PayloadSpec(
+        inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("WRONG:FP32:1,16"))
+    )
     with pytest.raises(errors.ModelError) as caught:
         _invoke(_transport(emulator, "demo-triton"), payload)
     assert caught.value.original_status == 400
@@ -102,16 +122,25 @@ def test_triton_validation_failure_is_a_model_error_with_original_status(emulato
 
 
 def test_variant_weights_and_target_variant(emulator: EmulatorProcess) -> None:
-    payload = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")), synthetic_variants=1)
+    payload = PayloadSpec(
+        inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")),
+        synthetic_variants=1,
+    )
     request = build_requests(payload)[0]
     transport = _transport(emulator, "weighted")
-    counts = Counter(transport.invoke(request.body, request.content_type, f"w{i}").variant for i in range(400))
+    counts = Counter(
+        transport.invoke(request.body, request.content_type, f"w{i}").variant for i in range(400)
+    )
     assert set(counts) == {"primary", "canary"}
     assert 0.74 <= counts["primary"] / 400 <= 0.86
     forced = _transport(emulator, "weighted", target_variant="canary")
-    assert {forced.invoke(request.body, request.content_type, f"f{i}").variant for i in range(20)} == {"canary"}
+    assert {forced.invoke(request.body, request.content_type, f"f{i}").variant for i in range(20)} == {
+        "canary"
+    }
     with pytest.raises(errors.ValidationError):
-        _transport(emulator, "weighted", target_variant="nope").invoke(request.body, request.content_type, "x")
+        _transport(emulator, "weighted", target_variant="nope").invoke(
+            request.body, request.content_type, "x"
+        )
 
 
 def test_target_model_routes_a_multi_model_endpoint(emulator: EmulatorProcess) -> None:
@@ -123,13 +152,18 @@ def test_target_model_routes_a_multi_model_endpoint(emulator: EmulatorProcess) -
 
 
 def test_timeouts_and_refused_connections(emulator: EmulatorProcess) -> None:
-    payload = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")))
+    payload = PayloadSpec(
+        inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16"))
+    )
     with pytest.raises(errors.TimeoutError_):
         _invoke(_transport(emulator, "slow", read_timeout_s=0.3), payload)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    refused = make_transport(EndpointSpec(name="x", endpoint_url=f"http://127.0.0.1:{closed_port}", emulated=True), TransportSpec(connect_timeout_s=1.0))
+    refused = make_transport(
+        EndpointSpec(name="x", endpoint_url=f"http://127.0.0.1:{closed_port}", emulated=True),
+        TransportSpec(connect_timeout_s=1.0),
+    )
     request = build_requests(payload)[0]
     with pytest.raises(errors.ConnectionError_):
         refused.invoke(request.body, request.content_type, "x")

@@ -16,7 +16,9 @@ from bench.collect import COLUMNS
 from bench.report import write_tables
 
 
-def _write_records(path: Path, latencies: list[float], *, errors: int = 0, start: float = 1000.0, step: float = 0.01) -> None:
+def _write_records(
+    path: Path, latencies: list[float], *, errors: int = 0, start: float = 1000.0, step: float = 0.01
+) -> None:
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(COLUMNS)
@@ -49,7 +51,12 @@ def test_percentiles_equal_numpy(tmp_path_factory: pytest.TempPathFactory, laten
     summary = summarize(load_records(path))
     values = np.round(np.array(latencies), 3)
     all_row = summary[summary["request_type"] == "ALL"].iloc[0]
-    for column, q in [("latency_p50_ms", 50), ("latency_p95_ms", 95), ("latency_p99_ms", 99), ("latency_p999_ms", 99.9)]:
+    for column, q in [
+        ("latency_p50_ms", 50),
+        ("latency_p95_ms", 95),
+        ("latency_p99_ms", 99),
+        ("latency_p999_ms", 99.9),
+    ]:
         assert all_row[column] == pytest.approx(np.percentile(values, q), rel=1e-12, abs=1e-9)
     assert all_row["latency_max_ms"] == pytest.approx(values.max())
     assert all_row["count"] == len(latencies)
@@ -74,7 +81,9 @@ def test_summary_groups_errors_rps_and_warmup(tmp_path: Path) -> None:
 
 def test_write_tables_regenerates_reports(tmp_path: Path) -> None:
     _write_records(tmp_path / "requests.csv", [5.0, 6.0, 7.0, 100.0], errors=1)
-    (tmp_path / "error_samples.json").write_text('[{"error_type": "Throttling", "error_stage": "request", "message": "Rate exceeded"}]')
+    (tmp_path / "error_samples.json").write_text(
+        '[{"error_type": "Throttling", "error_stage": "request", "message": "Rate exceeded"}]'
+    )
     tables = write_tables(tmp_path, warmup_s=0.0)
     errors = pd.read_csv(tmp_path / "errors.csv")
     assert errors.loc[0, "error_type"] == "Throttling"

@@ -69,23 +69,44 @@ def test_emulated_default_targets_the_demo_endpoint() -> None:
     config = run_config_from_options(values, emulator_url="http://127.0.0.1:9999", users=50)
     assert config.endpoint.name == "demo-triton"
     assert config.endpoint.emulated
-    assert [f"{t.name}:{t.datatype}:{t.shape[0]},{t.shape[1]}" for t in config.payload.inputs] == list(DEMO_INPUTS)
+    assert [f"{t.name}:{t.datatype}:{t.shape[0]},{t.shape[1]}" for t in config.payload.inputs] == list(
+        DEMO_INPUTS
+    )
     assert config.transport.pool_connections == 50
     assert config.run_name == "demo-triton"
 
 
 def test_real_endpoint_options() -> None:
-    values = _values("--endpoint", "my-ep", "--region", "eu-west-1", "--target-variant", "canary", "--input", "A:FP32:1,4", "--tensor-format", "json", "--read-timeout", "2s")
+    values = _values(
+        "--endpoint",
+        "my-ep",
+        "--region",
+        "eu-west-1",
+        "--target-variant",
+        "canary",
+        "--input",
+        "A:FP32:1,4",
+        "--tensor-format",
+        "json",
+        "--read-timeout",
+        "2s",
+    )
     config = run_config_from_options(values)
     assert not needs_emulator(values)
-    assert (config.endpoint.name, config.endpoint.region, config.endpoint.target_variant) == ("my-ep", "eu-west-1", "canary")
+    assert (config.endpoint.name, config.endpoint.region, config.endpoint.target_variant) == (
+        "my-ep",
+        "eu-west-1",
+        "canary",
+    )
     assert config.payload.tensor_format == "json"
     assert config.transport.read_timeout_s == 2.0
 
 
 def test_environment_variables_are_defaults() -> None:
     parser = argparse.ArgumentParser()
-    add_options(parser, locust=False, environ={"BENCH_ENDPOINT": "from-env", "BENCH_INPUT": "[A:FP32:1, B:INT8:2]"})
+    add_options(
+        parser, locust=False, environ={"BENCH_ENDPOINT": "from-env", "BENCH_INPUT": "[A:FP32:1, B:INT8:2]"}
+    )
     values = option_values(parser.parse_args([]))
     assert values["endpoint"] == "from-env"
     assert values["input"] == ["A:FP32:1", "B:INT8:2"]
@@ -95,7 +116,10 @@ def test_environment_variables_are_defaults() -> None:
     ("argv", "message"),
     [
         (["--endpoint-url", "http://127.0.0.1:1"], "--endpoint-url needs --endpoint"),
-        (["--endpoint", "x", "--input", "A:FP32:1", "--tensor-format", "xml"], "--tensor-format: 'xml' is not one of binary, json"),
+        (
+            ["--endpoint", "x", "--input", "A:FP32:1", "--tensor-format", "xml"],
+            "--tensor-format: 'xml' is not one of binary, json",
+        ),
         (["--endpoint", "x", "--input", "A:FP32:1", "--transport", "carrier-pigeon"], "--transport"),
         (["--endpoint", "x", "--input", "A:FP32:1", "--read-timeout", "0s"], "greater than zero"),
         (["--endpoint", "bad_name!", "--input", "A:FP32:1"], "letters, digits and hyphens"),

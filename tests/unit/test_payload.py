@@ -51,11 +51,16 @@ def test_b64_numeric_and_bytes(tmp_path: Path) -> None:
         "data": [
             {
                 "F": {"b64": base64.b64encode(floats.tobytes()).decode()},
-                "S": {"content": {"b64": base64.b64encode(serialize_byte_tensor(strings).item()).decode()}, "shape": [2]},
+                "S": {
+                    "content": {"b64": base64.b64encode(serialize_byte_tensor(strings).item()).decode()},
+                    "shape": [2],
+                },
             }
         ]
     }
-    (tensors,) = load_payload_file(_write(tmp_path, document), [parse_tensor_spec("F:FP32:3"), parse_tensor_spec("S:BYTES:2")])
+    (tensors,) = load_payload_file(
+        _write(tmp_path, document), [parse_tensor_spec("F:FP32:3"), parse_tensor_spec("S:BYTES:2")]
+    )
     assert tensors[0].array.tolist() == [0.5, -2.0, 3.25]
     assert tensors[1].array.tolist() == [b"s3://bucket/cat.jpg", b"s3://bucket/dog.jpg"]
 
@@ -110,7 +115,10 @@ def test_npz_arrays_become_one_request(tmp_path: Path) -> None:
 
 
 def test_synthetic_data_is_seeded_and_values_are_cycled() -> None:
-    spec = PayloadSpec(inputs=(parse_tensor_spec("A:FP32:1,4"), parse_tensor_spec("URI:BYTES:3:s3://b/x.jpg,s3://b/y.jpg")), seed=7)
+    spec = PayloadSpec(
+        inputs=(parse_tensor_spec("A:FP32:1,4"), parse_tensor_spec("URI:BYTES:3:s3://b/x.jpg,s3://b/y.jpg")),
+        seed=7,
+    )
     first, again = build_tensor_sets(spec), build_tensor_sets(spec)
     assert len(first) == spec.synthetic_variants
     assert np.array_equal(first[0][0].array, again[0][0].array)

@@ -13,7 +13,9 @@ from botocore.parsers import create_parser
 from bench import errors
 from bench.transport.translate import from_botocore_error, from_client_error, model_error_from_container
 
-CLIENT = boto3.client("sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+CLIENT = boto3.client(
+    "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+)
 OPERATION = CLIENT.meta.service_model.operation_model("InvokeEndpoint")
 
 
@@ -23,11 +25,15 @@ def _client_error(status: int, code: str | None, body: dict[str, object] | bytes
     if code:
         headers["x-amzn-ErrorType"] = code
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    parsed = create_parser("rest-json").parse({"status_code": status, "headers": headers, "body": raw}, OPERATION.output_shape)
+    parsed = create_parser("rest-json").parse(
+        {"status_code": status, "headers": headers, "body": raw}, OPERATION.output_shape
+    )
     error_code = parsed.get("Error", {}).get("Code")
     shape = CLIENT.meta.service_model.shape_for_error_code(error_code) if error_code else None
     if shape is not None:  # botocore's second pass: modeled members at the top level
-        modeled = create_parser("rest-json").parse({"status_code": status, "headers": headers, "body": raw}, shape)
+        modeled = create_parser("rest-json").parse(
+            {"status_code": status, "headers": headers, "body": raw}, shape
+        )
         parsed.update({k: v for k, v in modeled.items() if k != "ResponseMetadata"})
     cls = CLIENT.exceptions.from_code(error_code)
     return cls(parsed, "InvokeEndpoint")
@@ -44,7 +50,9 @@ def _client_error(status: int, code: str | None, body: dict[str, object] | bytes
         (530, "InternalDependencyException", errors.InternalDependency),
     ],
 )
-def test_service_errors_map_to_bench_classes(status: int, code: str, expected: type[errors.EndpointError]) -> None:
+def test_service_errors_map_to_bench_classes(
+    status: int, code: str, expected: type[errors.EndpointError]
+) -> None:
     exc = from_client_error(_client_error(status, code, {"message": "boom", "Message": "boom"}))
     assert type(exc) is expected
     assert exc.http_status == status

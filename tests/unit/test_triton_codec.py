@@ -38,7 +38,9 @@ SAMPLES: dict[str, np.ndarray] = {
 
 
 def _equal(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and all(x == y for x, y in zip(a.reshape(-1).tolist(), b.reshape(-1).tolist(), strict=True))
+    return a.shape == b.shape and all(
+        x == y for x, y in zip(a.reshape(-1).tolist(), b.reshape(-1).tolist(), strict=True)
+    )
 
 
 @pytest.mark.parametrize("tensor_format", ["binary", "json"])
@@ -69,7 +71,9 @@ def test_response_decodes_with_tritonclient(datatype: str, binary: bool) -> None
     result = InferenceServerClient.parse_response_body(body, header_length=header)
     decoded = result.as_numpy("Y")
     if datatype == "BYTES" and not expect_binary:
-        decoded = np.array([v if isinstance(v, bytes) else str(v).encode() for v in decoded.reshape(-1)], dtype=object).reshape(decoded.shape)
+        decoded = np.array(
+            [v if isinstance(v, bytes) else str(v).encode() for v in decoded.reshape(-1)], dtype=object
+        ).reshape(decoded.shape)
     assert _equal(decoded, array)
     (output,) = decode_response(body, content_type)
     assert output.datatype == datatype

@@ -13,7 +13,12 @@ from bench.collect import COLUMNS, CsvRecordWriter, RequestCollector
 from bench.config import EndpointSpec, OutputSpec, PayloadSpec, RunConfig, parse_tensor_spec
 from bench.errors import ModelError, Throttling
 from bench.payload import build_requests
-from bench.payload.triton_wire import WireTensor, decode_infer_request, encode_infer_response, json_header_size
+from bench.payload.triton_wire import (
+    WireTensor,
+    decode_infer_request,
+    encode_infer_response,
+    json_header_size,
+)
 from bench.transport.base import InvokeResponse
 from bench.transport.fake import FakeTransport
 from bench.users import SageMakerTritonUser, TensorWorkload, attach_workload
@@ -30,10 +35,14 @@ def _echo(body: bytes, content_type: str, inference_id: str) -> InvokeResponse:
     return InvokeResponse(body=payload, content_type=response_type, variant="AllTraffic")
 
 
-def _run(tmp_path: Path, transport: FakeTransport, outputs: tuple[OutputSpec, ...] = (), count: int = 6) -> list[dict[str, str]]:
+def _run(
+    tmp_path: Path, transport: FakeTransport, outputs: tuple[OutputSpec, ...] = (), count: int = 6
+) -> list[dict[str, str]]:
     config = RunConfig(
         endpoint=EndpointSpec(name="ep", target_model="m.tar.gz"),
-        payload=PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,4"),), outputs=outputs, synthetic_variants=3),
+        payload=PayloadSpec(
+            inputs=(parse_tensor_spec("INPUT0:FP32:1,4"),), outputs=outputs, synthetic_variants=3
+        ),
     )
     environment = Environment(user_classes=[_User])
     attach_workload(environment, TensorWorkload(config, build_requests(config.payload), transport))
@@ -56,7 +65,12 @@ def test_successful_requests_become_ok_records(tmp_path: Path) -> None:
     assert len(rows) == len(transport.calls) == 6
     assert {r["status"] for r in rows} == {"ok"}
     row = rows[0]
-    assert (row["request_type"], row["name"], row["endpoint"], row["target_model"]) == ("invoke", "ep/m.tar.gz", "ep", "m.tar.gz")
+    assert (row["request_type"], row["name"], row["endpoint"], row["target_model"]) == (
+        "invoke",
+        "ep/m.tar.gz",
+        "ep",
+        "m.tar.gz",
+    )
     assert row["variant"] == "AllTraffic"
     assert row["user_class"] == "_User"
     assert int(row["request_bytes"]) == len(transport.calls[0].body)
@@ -90,12 +104,21 @@ def test_undecodable_or_unexpected_output_is_a_decode_error(tmp_path: Path) -> N
 def test_writer_flushes_rows_while_open(tmp_path: Path) -> None:
     writer = CsvRecordWriter(tmp_path / "r.csv", flush_interval_s=0.0)
     collector = RequestCollector(writer, worker="w1", users=lambda: 3, clock=time.time)
-    collector.on_request("invoke", "n", 12.5, 10, None, {"endpoint": "e"}, start_time=100.0, extra_field="ignored")
+    collector.on_request(
+        "invoke", "n", 12.5, 10, None, {"endpoint": "e"}, start_time=100.0, extra_field="ignored"
+    )
     lines = (tmp_path / "r.csv").read_text().splitlines()  # visible before close
     assert len(lines) == 2
     row = dict(zip(COLUMNS, lines[1].split(","), strict=True))
-    assert (row["timestamp_s"], row["worker"], row["users"], row["latency_ms"]) == ("100.000000", "w1", "3", "12.500")
+    assert (row["timestamp_s"], row["worker"], row["users"], row["latency_ms"]) == (
+        "100.000000",
+        "w1",
+        "3",
+        "12.500",
+    )
     collector.on_request("invoke", "n", 1.0, 0, ValueError("odd"), None)
-    assert collector.error_sample_list() == [{"error_type": "ValueError", "error_stage": "request", "message": "odd"}]
+    assert collector.error_sample_list() == [
+        {"error_type": "ValueError", "error_stage": "request", "message": "odd"}
+    ]
     collector.close()
     assert np.isclose(len((tmp_path / "r.csv").read_text().splitlines()), 3)
