@@ -36,12 +36,28 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def run_locust(*args: str, timeout_s: float = 90.0, env: dict[str, str] | None = None) -> Finished:
     command = [str(BIN / "locust"), "-f", str(LOCUSTFILE), *args]
-    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, env=env or clean_env(), check=False)
+    done = subprocess.run(
+        command,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=env or clean_env(),
+        check=False,
+    )
     return Finished(done.returncode, done.stdout, done.stderr)
 
 
 def run_bench(*args: str, timeout_s: float = 60.0) -> Finished:
-    done = subprocess.run([str(BIN / "bench"), *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s, env=clean_env(), check=False)
+    done = subprocess.run(
+        [str(BIN / "bench"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        env=clean_env(),
+        check=False,
+    )
     return Finished(done.returncode, done.stdout, done.stderr)
 
 
