@@ -1,11 +1,10 @@
 """Shared test set-up. ``import locust`` first: gevent monkey-patching must precede boto3 and urllib3."""
 
-import locust  # noqa: F401  (must stay the first import)
-
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import locust  # noqa: F401  (must stay the first import)
 import pytest
 
 from bench.emulator.process import EmulatorProcess, start_emulator

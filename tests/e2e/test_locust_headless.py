@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import TEST_EMULATOR_CONFIG, Finished, only_run_dir, run_locust
 
 from bench.collect import COLUMNS
-from support import TEST_EMULATOR_CONFIG, Finished, only_run_dir, run_locust
 
 pytestmark = pytest.mark.e2e
 

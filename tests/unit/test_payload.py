@@ -98,7 +98,7 @@ def test_missing_and_malformed_files(tmp_path: Path) -> None:
         load_payload_file(bad, [])
     npz = tmp_path / "bad.npz"
     npz.write_bytes(b"not a zip")
-    with pytest.raises(ConfigError, match="not a readable .npz"):
+    with pytest.raises(ConfigError, match=r"not a readable \.npz"):
         load_payload_file(npz, [])
 
 

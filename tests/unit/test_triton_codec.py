@@ -96,8 +96,9 @@ def test_binary_section_bytes_match_tritonclient(datatype: str) -> None:
 
 def test_worked_example_from_protocols_md() -> None:
     """PROTOCOLS.md 3.3: INT32 [1,2] + BYTES [hi, abc], one binary output requested: 242 + 21 bytes."""
-    from bench.payload.triton import InferenceServerClient as Client
     from tritonclient.http import InferRequestedOutput
+
+    from bench.payload.triton import InferenceServerClient as Client
 
     a = InferInput("INPUT0", [2], "INT32")
     a.set_data_from_numpy(np.array([1, 2], dtype=np.int32))
