@@ -95,6 +95,7 @@ class Harness:
         self.collector: RequestCollector | None = None
         self.run_dir: Path | None = None
         self.started_at: float | None = None
+        self._closing_lines: list[str] = []
 
     # ---- configuration -------------------------------------------------------------------------
     def _values(self) -> dict[str, Any]:
@@ -194,17 +195,20 @@ class Harness:
         (run_dir / ERROR_SAMPLES_JSON).write_text(_json(collector.error_sample_list()), encoding="utf-8")
         self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
         tables = write_tables(run_dir, warmup_s=self.config.warmup_s)
-        print(format_summary(tables.summary), flush=True)
+        lines = [format_summary(tables.summary)]
         if self.config.warmup_s > 0:
-            print(
-                f"bench: summary excludes the first {self.config.warmup_s:g} s (warm-up): {tables.measured_records} of {tables.records} requests",
-                flush=True,
+            lines.append(
+                f"bench: the summary leaves out the first {self.config.warmup_s:g} s (warm-up): "
+                f"{tables.measured_records} of {tables.records} requests"
             )
-        print(
-            f"bench: run directory {run_dir} ({collector.writer.rows} requests in {REQUESTS_CSV})", flush=True
-        )
+        lines.append(f"bench: run directory {run_dir} ({collector.writer.rows} requests in {REQUESTS_CSV})")
+        self._closing_lines = lines
+        logger.info("wrote %s", run_dir)
 
     def on_quit(self, **_: Any) -> None:
+        """After Locust's own closing tables: the exact summary of the last run and where it is."""
+        if self._closing_lines:
+            print("\n".join(self._closing_lines), flush=True)
         if self.workload is not None:
             self.workload.transport.close()
         self.stop_emulator()
