@@ -1,6 +1,6 @@
 """``bench``: the emulator, one-off invocations and offline reports. Thin; argparse.
 
-    bench serve   [--host 127.0.0.1] [--port 8080] [--config FILE] [--print-config]
+    bench serve   [--host 127.0.0.1] [--port 8080] [--config FILE] [--container NAME] [--print-config]
     bench invoke  [same endpoint and payload options as the locustfile]
     bench report  RUN_DIR [--warmup DURATION]
 
@@ -75,12 +75,12 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
-    serve(host=args.host, port=args.port, config_path=args.config)
+    serve(host=args.host, port=args.port, config_path=args.config, container=args.container)
     return 0
 
 
 def _invoke(args: argparse.Namespace) -> int:
-    from bench.payload import build_requests
+    from bench.payload.pool import build_requests
     from bench.payload.triton import check_outputs, decode_response, outputs_as_json
     from bench.transport import make_transport
 

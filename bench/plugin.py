@@ -33,7 +33,7 @@ from bench.collect import CsvRecordWriter, RequestCollector
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.options import add_options, needs_emulator, option_values, run_config_from_options
-from bench.payload import build_requests
+from bench.payload.pool import build_requests
 from bench.report import (
     ERROR_SAMPLES_JSON,
     REQUESTS_CSV,

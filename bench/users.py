@@ -19,8 +19,7 @@ from locust.env import Environment
 
 from bench.config import RunConfig
 from bench.errors import ConfigError, DecodeError, EndpointError
-from bench.payload import EncodedRequest
-from bench.payload.triton import check_outputs, decode_response
+from bench.payload.triton import EncodedRequest, check_outputs, decode_response
 from bench.transport import Transport
 
 _WORKLOAD_ATTRIBUTE = "bench_workload"

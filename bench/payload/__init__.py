@@ -1,46 +1,6 @@
-"""Payloads: tensors from specs and files, encoded once before any request is timed.
+"""Payloads: tensors from specs and files, Triton's binary+json codecs, the pool of encoded requests.
 
-Pure: no Locust, gevent or boto3. ``build_requests`` is the one entry point the harness uses.
+Pure: no Locust or boto3. Modules are imported by name (``bench.payload.pool``,
+``bench.payload.triton``, ``bench.payload.triton_wire``) so that the emulator, which needs only the
+wire codec, never loads tritonclient's HTTP client (and with it gevent).
 """
-
-from __future__ import annotations
-
-import numpy as np
-
-from bench.config import MAX_REQUEST_BYTES, PayloadSpec
-from bench.errors import ConfigError
-from bench.payload.files import load_payload_file
-from bench.payload.tensors import NamedTensor, synthetic_tensor
-from bench.payload.triton import EncodedRequest, encode_request
-
-__all__ = ["EncodedRequest", "build_requests", "build_tensor_sets"]
-
-
-def build_tensor_sets(spec: PayloadSpec) -> list[tuple[NamedTensor, ...]]:
-    """The distinct requests of a run, as tensors: from files (round-robin order) or synthetic."""
-    if spec.files:
-        sets: list[tuple[NamedTensor, ...]] = []
-        for path in spec.files:
-            sets.extend(load_payload_file(path, spec.inputs))
-        return sets
-    if not spec.inputs:
-        raise ConfigError("no request data: give --input NAME:DTYPE:SHAPE (repeatable) or --payload FILE")
-    rng = np.random.default_rng(spec.seed)
-    fixed = all(t.values for t in spec.inputs)
-    variants = 1 if fixed else max(1, spec.synthetic_variants)
-    return [
-        tuple(NamedTensor(t.name, t.datatype, synthetic_tensor(t, rng)) for t in spec.inputs)
-        for _ in range(variants)
-    ]
-
-
-def build_requests(spec: PayloadSpec) -> tuple[EncodedRequest, ...]:
-    """Encoded request bodies, checked against SageMaker's 6 MB real-time payload limit."""
-    requests = tuple(encode_request(ts, spec.outputs, spec.tensor_format) for ts in build_tensor_sets(spec))
-    largest = max(requests, key=lambda r: len(r.body))
-    if len(largest.body) > MAX_REQUEST_BYTES:
-        raise ConfigError(
-            f"request body is {len(largest.body):,} bytes, over SageMaker's real-time limit of "
-            f"{MAX_REQUEST_BYTES:,} bytes (6 MB); send smaller tensors or use asynchronous inference"
-        )
-    return requests

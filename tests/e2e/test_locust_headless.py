@@ -156,3 +156,19 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
     assert message in ours[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "reports").exists()  # stopped before any load: no run was started
+
+
+def test_headless_run_against_a_container_url(tmp_path: Path) -> None:
+    from bench.emulator.process import start_emulator
+
+    with start_emulator(TEST_EMULATOR_CONFIG, container="demo-triton") as container:
+        result = run_locust(
+            "--headless", "-u", "2", "-r", "2", "-t", "3s", "--container-url", container.url,
+            "--input", "INPUT0:FP32:1,16", "--input", "INPUT1:FP32:1,16",
+            "--report-dir", str(tmp_path / "reports"), "--json-file", str(tmp_path / "locust"), "--csv", str(tmp_path / "locust"),
+        )  # fmt: skip
+    assert result.code == 0, result.stderr[-3000:]
+    assert "started the built-in emulator" not in result.stdout
+    rows = _rows(only_run_dir(tmp_path / "reports"))
+    assert len(rows) == _locust_request_count(tmp_path / "locust")[0] > 50
+    assert {(r["endpoint"], r["name"], r["status"]) for r in rows} == {("container", "container", "ok")}

@@ -11,7 +11,7 @@ import pytest
 from bench import errors
 from bench.config import DATATYPES, EndpointSpec, PayloadSpec, TransportSpec, parse_tensor_spec
 from bench.emulator.process import EmulatorProcess
-from bench.payload import build_requests, build_tensor_sets
+from bench.payload.pool import build_requests, build_tensor_sets
 from bench.payload.triton import decode_response
 from bench.transport import make_transport
 from bench.transport.boto import Boto3Transport

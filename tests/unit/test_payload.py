@@ -12,8 +12,8 @@ from tritonclient.utils import serialize_byte_tensor
 
 from bench.config import MAX_REQUEST_BYTES, PayloadSpec, parse_tensor_spec
 from bench.errors import ConfigError
-from bench.payload import build_requests, build_tensor_sets
 from bench.payload.files import load_payload_file
+from bench.payload.pool import build_requests, build_tensor_sets
 from bench.payload.triton_wire import decode_infer_request, json_header_size
 
 

@@ -12,7 +12,7 @@ from locust.env import Environment
 from bench.collect import COLUMNS, CsvRecordWriter, RequestCollector
 from bench.config import EndpointSpec, OutputSpec, PayloadSpec, RunConfig, parse_tensor_spec
 from bench.errors import ModelError, Throttling
-from bench.payload import build_requests
+from bench.payload.pool import build_requests
 from bench.payload.triton_wire import (
     WireTensor,
     decode_infer_request,

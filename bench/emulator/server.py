@@ -1,0 +1,208 @@
+"""The aiohttp application and the process entry points.
+
+Routes (PROTOCOLS.md 1.2): ``POST /endpoints/{name}/invocations`` (InvokeEndpoint),
+``GET /ping``, ``GET /_emulator/stats`` and ``POST /_emulator/reset`` (test helpers). With
+``container=NAME`` it also answers ``POST /invocations`` as that endpoint's model container would
+(the SageMaker container contract, for ``--container-url``). The streaming and
+async operations answer ValidationError until an endpoint kind that supports them exists.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+import sys
+import uuid
+from pathlib import Path
+
+from aiohttp import web
+
+from bench.emulator.awserrors import (
+    constraint_violations,
+    error_response,
+    length_violation,
+    pattern_violation,
+)
+from bench.emulator.config import ENDPOINT_NAME_MAX, ENDPOINT_NAME_PATTERN, EmulatorConfig, load_config
+from bench.emulator.endpoint import EndpointRuntime
+from bench.emulator.render import render_toml
+from bench.errors import ConfigError
+
+MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint Body max (PROTOCOLS.md 1.3)
+CLIENT_MAX_SIZE = 16 * 1024 * 1024  # read bodies past the limit, then refuse them with ValidationError
+LISTEN_BACKLOG = 2048
+_ENDPOINT_NAME_REGEX = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+# Request header -> (member name in AWS messages, max length, sensitive): checked like the service does.
+_HEADER_LIMITS = (
+    ("Content-Type", "contentType", 1024, False),
+    ("Accept", "accept", 1024, False),
+    ("X-Amzn-SageMaker-Custom-Attributes", "customAttributes", 1024, True),
+    ("X-Amzn-SageMaker-Target-Model", "targetModel", 1024, False),
+    ("X-Amzn-SageMaker-Target-Variant", "targetVariant", 63, False),
+    ("X-Amzn-SageMaker-Inference-Id", "inferenceId", 64, False),
+    ("X-Amzn-SageMaker-Inference-Component", "inferenceComponentName", 63, False),
+)
+
+
+class EmulatorState:
+    """Endpoints by name and the request counter; one per application."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self.config = config
+        rng_of = (lambda name: random.Random(f"{config.seed}:{name}")) if config.seed is not None else None
+        self.endpoints = {
+            e.name: EndpointRuntime(e, config, rng_of(e.name) if rng_of else random.Random())
+            for e in config.endpoints
+        }
+        self.requests = 0
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "requests": self.requests,
+            "by_endpoint": {name: e.stats.as_json() for name, e in self.endpoints.items()},
+        }
+
+    def reset(self) -> None:
+        self.requests = 0
+        for endpoint in self.endpoints.values():
+            endpoint.reset()
+
+
+STATE_KEY = web.AppKey("bench_emulator_state", EmulatorState)
+CONTAINER_KEY = web.AppKey("bench_emulator_container", str)
+
+
+def build_app(config: EmulatorConfig, *, container: str | None = None) -> web.Application:
+    """The emulator as an aiohttp application (no access log is attached here; see ``serve``)."""
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    state = EmulatorState(config)
+    app[STATE_KEY] = state
+    if container is not None:
+        if container not in state.endpoints:
+            raise ConfigError(
+                f"--container {container}: no such endpoint; choose one of {', '.join(config.endpoint_names)}"
+            )
+        app[CONTAINER_KEY] = container
+        app.router.add_post("/invocations", _container_invoke)
+    app.router.add_post("/endpoints/{name}/invocations", _invoke)
+    app.router.add_post(
+        "/endpoints/{name}/{operation:invocations-response-stream|async-invocations}", _unsupported
+    )
+    app.router.add_get("/ping", _ping)
+    app.router.add_get("/_emulator/stats", _stats)
+    app.router.add_post("/_emulator/reset", _reset)
+    return app
+
+
+async def _invoke(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    state.requests += 1
+    request_id = str(uuid.uuid4())
+    name = request.match_info["name"]
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        body = None
+    violations = _violations(name, request, body)
+    endpoint = state.endpoints.get(name)
+    if violations or body is None:
+        if endpoint is not None:
+            endpoint.stats.requests += 1
+            endpoint.stats.errors += 1
+        return error_response("ValidationError", constraint_violations(violations), request_id=request_id)
+    if endpoint is None:
+        message = f"Endpoint {name} of account {state.config.account} not found."
+        return error_response("ValidationError", message, request_id=request_id)
+    return await endpoint.invoke(request.headers, body, request_id)
+
+
+async def _container_invoke(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    state.requests += 1
+    body = await request.read()
+    return await state.endpoints[request.app[CONTAINER_KEY]].invoke_container(request.headers, body)
+
+
+def _violations(name: str, request: web.Request, body: bytes | None) -> list[str]:
+    """AWS input-constraint failures: endpoint name, body size and header lengths."""
+    problems = []
+    if len(name) > ENDPOINT_NAME_MAX:
+        problems.append(length_violation("endpointName", name, ENDPOINT_NAME_MAX))
+    if not ENDPOINT_NAME_PATTERN.match(name):
+        problems.append(pattern_violation("endpointName", name, _ENDPOINT_NAME_REGEX))
+    if body is None or len(body) > MAX_BODY_BYTES:
+        problems.append(length_violation("body", None, MAX_BODY_BYTES))
+    headers = request.headers
+    for header, member, limit, sensitive in _HEADER_LIMITS:
+        value = headers.get(header)
+        if value is not None and len(value) > limit:
+            problems.append(length_violation(member, None if sensitive else value, limit))
+    return problems
+
+
+async def _unsupported(request: web.Request) -> web.StreamResponse:
+    state = request.app[STATE_KEY]
+    name = request.match_info["name"]
+    request_id = str(uuid.uuid4())
+    if name not in state.endpoints:
+        message = f"Endpoint {name} of account {state.config.account} not found."
+    else:
+        message = f"Endpoint {name} does not support {request.match_info['operation']} in this emulator."
+    return error_response("ValidationError", message, request_id=request_id)
+
+
+async def _ping(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=b"")
+
+
+async def _stats(request: web.Request) -> web.StreamResponse:
+    return web.json_response(request.app[STATE_KEY].stats())
+
+
+async def _reset(request: web.Request) -> web.StreamResponse:
+    request.app[STATE_KEY].reset()
+    return web.json_response({"reset": True})
+
+
+def render_config(config_path: Path | None = None) -> str:
+    """The effective configuration as TOML text (``bench serve --print-config``)."""
+    return render_toml(load_config(config_path))
+
+
+def listening_line(host: str, port: int, endpoints: list[str]) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"bench emulator listening on http://{shown}:{port} (endpoints: {', '.join(endpoints)})"
+
+
+def serve(
+    host: str = "127.0.0.1", port: int = 8080, config_path: Path | None = None, container: str | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM; print one line with the actual URL once listening."""
+    config = load_config(config_path)
+    app = build_app(config, container=container)
+    asyncio.run(_serve(app, config, host, port))
+
+
+async def _serve(app: web.Application, config: EmulatorConfig, host: str, port: int) -> None:
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError(
+            f"cannot listen on {host}:{port}: {exc.strerror}; choose another --port (0 = any)"
+        ) from exc
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    actual_port = int(runner.addresses[0][1])
+    sys.stdout.write(listening_line(host, actual_port, config.endpoint_names) + "\n")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
