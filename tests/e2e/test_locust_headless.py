@@ -172,3 +172,58 @@ def test_headless_run_against_a_container_url(tmp_path: Path) -> None:
     rows = _rows(only_run_dir(tmp_path / "reports"))
     assert len(rows) == _locust_request_count(tmp_path / "locust")[0] > 50
     assert {(r["endpoint"], r["name"], r["status"]) for r in rows} == {("container", "container", "ok")}
+
+
+def test_web_ui_run_writes_the_same_files(tmp_path: Path) -> None:
+    """Mode 1: Locust's web UI starts and stops a run against the embedded emulator."""
+    import signal
+    import socket
+    import subprocess
+    import time
+    import urllib.request
+
+    from support import BIN, LOCUSTFILE, ROOT, clean_env
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        str(LOCUSTFILE),
+        "--web-host",
+        "127.0.0.1",
+        "--web-port",
+        str(port),
+        "--report-dir",
+        str(tmp_path / "reports"),
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(base + "/", timeout=1).read()
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "web UI did not come up"
+                time.sleep(0.2)
+        swarm = urllib.request.Request(
+            base + "/swarm", data=b"user_count=2&spawn_rate=2&host=", method="POST"
+        )
+        assert json.loads(urllib.request.urlopen(swarm, timeout=5).read())["success"] is True
+        time.sleep(3)
+        urllib.request.urlopen(urllib.request.Request(base + "/stop", method="POST"), timeout=5).read()
+        time.sleep(1)
+        stats = json.loads(urllib.request.urlopen(base + "/stats/requests", timeout=5).read())
+        requests = next(s["num_requests"] for s in stats["stats"] if s["name"] == "Aggregated")
+    finally:
+        process.send_signal(signal.SIGINT)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output[-3000:]
+    rows = _rows(only_run_dir(tmp_path / "reports"))
+    assert len(rows) == requests > 50
+    assert (only_run_dir(tmp_path / "reports") / "summary.csv").exists()

@@ -328,11 +328,14 @@ def _identity_array(datatype: str) -> np.ndarray:
     return np.array([[info.min, info.max, 0], [1, 2, 3]], dtype=dtype)
 
 
-@pytest.mark.parametrize("datatype", DATATYPES)
-@pytest.mark.parametrize("binary", [True, False], ids=["binary", "json"])
+# BF16 travels as binary only: tritonclient refuses to write it as JSON, so that pair does not exist.
+FORMATS = [(d, b) for d in DATATYPES for b in (True, False) if b or d != "BF16"]
+
+
+@pytest.mark.parametrize(
+    ("datatype", "binary"), FORMATS, ids=[f"{d}-{'binary' if b else 'json'}" for d, b in FORMATS]
+)
 def test_identity_round_trips_every_datatype(client: Any, datatype: str, binary: bool) -> None:
-    if datatype == "BF16" and not binary:
-        pytest.skip("BF16 travels as binary only (tritonclient refuses to write it as JSON)")
     array = _identity_array(datatype)
     request = _body(
         [_tensor("INPUT0", array, datatype, binary=binary)],
