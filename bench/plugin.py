@@ -91,7 +91,6 @@ class Harness:
         self.emulator: Any = None
         self.config: RunConfig | None = None
         self.workload: TensorWorkload | None = None
-        self._workload_values: dict[str, Any] | None = None
         self.collector: RequestCollector | None = None
         self.run_dir: Path | None = None
         self.started_at: float | None = None
@@ -142,9 +141,10 @@ class Harness:
             self.emulator = None
 
     def _build_workload(self, values: dict[str, Any]) -> TensorWorkload:
-        if self.workload is not None and values == self._workload_values:
-            return self.workload
+        """Encode the bodies and open the transport; reused while the configuration (and user count) holds."""
         config = self._config(values)
+        if self.workload is not None and config == self.workload.config:
+            return self.workload
         requests = build_requests(config.payload)
         if self.workload is not None:
             self.workload.transport.close()
@@ -152,7 +152,6 @@ class Harness:
         self.workload = TensorWorkload(
             config=config, requests=requests, transport=make_transport(config.endpoint, config.transport)
         )
-        self._workload_values = values
         attach_workload(self.environment, self.workload)
         return self.workload
 

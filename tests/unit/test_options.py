@@ -131,3 +131,13 @@ def test_environment_variables_are_defaults() -> None:
 def test_bad_option_values(argv: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         run_config_from_options(_values(*argv))
+
+
+def test_readme_documents_every_option() -> None:
+    from pathlib import Path
+
+    from bench.options import OPTIONS
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    missing = [o.flags[0] for o in OPTIONS if f"`{o.flags[0]}" not in readme or o.env_var not in readme]
+    assert missing == []
