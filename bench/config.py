@@ -36,8 +36,9 @@ TRANSPORTS = ("boto3",)
 
 # SageMaker's real-time payload limit: InvokeEndpoint Body max 6291456 bytes (PROTOCOLS.md 1.3).
 MAX_REQUEST_BYTES = 6_291_456
-# Default demo endpoint served by the emulator's packaged configuration.
+# Default demo endpoints served by the emulator's packaged configuration.
 DEMO_TRITON_ENDPOINT = "demo-triton"
+DEMO_LLM_ENDPOINT = "demo-llm"
 EMULATOR_REGION = "us-east-1"
 
 
@@ -105,6 +106,17 @@ class PayloadSpec:
 
 
 @dataclass(frozen=True)
+class StreamSpec:
+    """What the streaming user sends: prompts shaped for ``stream_format``, or bodies from a JSONL file."""
+
+    endpoint: EndpointSpec
+    stream_format: str = "auto"
+    prompts: tuple[str, ...] = ()
+    payload_file: Path | None = None
+    max_tokens: int = 64
+
+
+@dataclass(frozen=True)
 class TransportSpec:
     kind: str = "boto3"
     connect_timeout_s: float = 5.0
@@ -116,6 +128,7 @@ class TransportSpec:
 class RunConfig:
     endpoint: EndpointSpec
     payload: PayloadSpec = field(default_factory=PayloadSpec)
+    stream: StreamSpec | None = None
     transport: TransportSpec = field(default_factory=TransportSpec)
     report_dir: Path = Path("reports")
     run_name: str = ""

@@ -14,6 +14,8 @@
         │   ├── InternalFailure         500
         │   ├── ServiceUnavailable      503
         │   ├── InternalDependency      530: InternalDependencyException
+        │   ├── ModelStreamError        in-stream, after a 200: ModelStreamError:<ErrorCode>
+        │   ├── InternalStreamFailure   in-stream, after a 200
         │   └── UnknownServiceError     any other code; error_type is that code
         ├── TimeoutError_               connect or read timeout on our side
         ├── ConnectionError_            refused, reset or closed connection
@@ -117,6 +119,22 @@ class ServiceUnavailable(ServiceError):
 
 class InternalDependency(ServiceError):
     error_type = "InternalDependency"
+
+
+class ModelStreamError(ServiceError):
+    """In-stream ModelStreamError; ``error_type`` carries its ErrorCode (ModelInvocationTimeExceeded, StreamBroken)."""
+
+    def __init__(self, message: str, *, error_code: str | None, stage: str = "mid_stream") -> None:
+        super().__init__(message, stage=stage, http_status=200)
+        self.error_code = error_code
+        self.error_type = f"ModelStreamError:{error_code}" if error_code else "ModelStreamError"
+
+
+class InternalStreamFailure(ServiceError):
+    error_type = "InternalStreamFailure"
+
+    def __init__(self, message: str, *, stage: str = "mid_stream") -> None:
+        super().__init__(message, stage=stage, http_status=200)
 
 
 class UnknownServiceError(ServiceError):

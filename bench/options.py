@@ -10,17 +10,19 @@ from __future__ import annotations
 import argparse
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from bench.config import (
+    DEMO_LLM_ENDPOINT,
     DEMO_TRITON_ENDPOINT,
     TENSOR_FORMATS,
     TRANSPORTS,
     EndpointSpec,
     PayloadSpec,
     RunConfig,
+    StreamSpec,
     TensorSpec,
     TransportSpec,
     choose_one,
@@ -29,6 +31,7 @@ from bench.config import (
     parse_tensor_spec,
 )
 from bench.errors import ConfigError
+from bench.payload.streams import STREAM_FORMATS
 
 # What the demo endpoint of the packaged emulator configuration accepts.
 DEMO_INPUTS = ("INPUT0:FP32:1,16", "INPUT1:FP32:1,16")
@@ -131,6 +134,34 @@ OPTIONS: tuple[Option, ...] = (
         web_ui=True,
     ),
     Option(("--seed",), "Seed for synthetic tensor data.", "INT", default="0"),
+    # Streaming endpoints.
+    Option(
+        ("--stream-endpoint",),
+        "Endpoint for the streaming user (default: --endpoint; demo-llm on the emulator).",
+        "NAME",
+        web_ui=True,
+    ),
+    Option(
+        ("--stream-format",),
+        "Response format of the streaming endpoint; auto detects it from the first bytes and the content type.",
+        default="auto",
+        choices=STREAM_FORMATS,
+        web_ui=True,
+    ),
+    Option(
+        ("--prompt",),
+        "Prompt for the streaming user (repeatable, used round-robin); the body is shaped for --stream-format.",
+        "TEXT",
+        repeat=True,
+    ),
+    Option(
+        ("--llm-payload",),
+        "JSONL file of request bodies for the streaming user, sent as is, round-robin.",
+        "FILE",
+    ),
+    Option(
+        ("--max-tokens",), "Maximum new tokens asked for in prompt bodies.", "INT", default="64", web_ui=True
+    ),
     # Where results go.
     Option(("--report-dir",), "Directory that receives one run directory per run.", "DIR", default="reports"),
     Option(("--run-name",), "Name appended to the run directory (default: the endpoint name).", "NAME"),
@@ -236,6 +267,7 @@ def run_config_from_options(
     return RunConfig(
         endpoint=endpoint,
         payload=payload,
+        stream=_stream_spec(values, endpoint),
         transport=transport,
         report_dir=Path(values.get("report_dir") or "reports"),
         run_name=_text(values.get("run_name")) or endpoint.name,
@@ -264,6 +296,29 @@ def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
             str(values.get("tensor_format") or "binary"), TENSOR_FORMATS, option="--tensor-format"
         ),
         seed=int(seed_text),
+    )
+
+
+def _stream_spec(values: Mapping[str, Any], endpoint: EndpointSpec) -> StreamSpec:
+    name = _text(values.get("stream_endpoint"))
+    if name is None:
+        name = DEMO_LLM_ENDPOINT if endpoint.emulated else endpoint.name
+    elif not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", name):
+        raise ConfigError(
+            f"--stream-endpoint {name!r}: SageMaker endpoint names are letters, digits and hyphens"
+        )
+    max_tokens = str(values.get("max_tokens") or "64")
+    if not max_tokens.isdigit() or int(max_tokens) < 1:
+        raise ConfigError(f"--max-tokens {max_tokens!r}: give a positive integer")
+    payload_file = _text(values.get("llm_payload"))
+    return StreamSpec(
+        endpoint=replace(endpoint, name=name, target_model=None),
+        stream_format=choose_one(
+            str(values.get("stream_format") or "auto"), STREAM_FORMATS, option="--stream-format"
+        ),
+        prompts=tuple(p for p in values.get("prompt") or [] if p),
+        payload_file=Path(payload_file) if payload_file else None,
+        max_tokens=int(max_tokens),
     )
 
 

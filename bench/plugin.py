@@ -33,6 +33,7 @@ from bench.collect import CsvRecordWriter, RequestCollector
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.options import add_options, needs_emulator, option_values, run_config_from_options
+from bench.payload.llm import build_stream_bodies
 from bench.payload.pool import build_requests
 from bench.report import (
     ERROR_SAMPLES_JSON,
@@ -42,8 +43,14 @@ from bench.report import (
     write_run_json,
     write_tables,
 )
-from bench.transport import make_transport
-from bench.users import TensorWorkload, attach_workload
+from bench.transport import make_stream_transport, make_transport
+from bench.users import (
+    SageMakerStreamingUser,
+    SageMakerTritonUser,
+    StreamWorkload,
+    TensorWorkload,
+    attach_workload,
+)
 
 logger = logging.getLogger("bench")
 _EMULATOR_URL = "bench_emulator_url"  # set on parsed_options by the master; Locust ships it to workers
@@ -91,6 +98,7 @@ class Harness:
         self.emulator: Any = None
         self.config: RunConfig | None = None
         self.workload: TensorWorkload | None = None
+        self.stream_workload: StreamWorkload | None = None
         self.collector: RequestCollector | None = None
         self.run_dir: Path | None = None
         self.started_at: float | None = None
@@ -113,7 +121,7 @@ class Harness:
         if self.is_worker:
             return
         values = self._values()
-        build_requests(self._config(values).payload)  # bad options or data: fail before starting anything
+        self._encode(self._config(values))  # bad options or data: fail before starting anything
         if needs_emulator(values):
             self.start_emulator(values.get("emulator_config"))
         self.config = self._config(values)
@@ -125,8 +133,8 @@ class Harness:
                 f"targeting {self.config.endpoint.name}",
                 flush=True,
             )
-        if not self.is_master:  # workers build their own workload when the master starts them
-            self._build_workload(values)
+        if not self.is_master:  # workers build their own workloads when the master starts them
+            self._build_workloads(values)
 
     def start_emulator(self, config_file: str | None) -> None:
         from bench.emulator.process import start_emulator
@@ -140,26 +148,63 @@ class Harness:
             self.emulator.stop()
             self.emulator = None
 
-    def _build_workload(self, values: dict[str, Any]) -> TensorWorkload:
-        """Encode the bodies and open the transport; reused while the configuration (and user count) holds."""
-        config = self._config(values)
-        if self.workload is not None and config == self.workload.config:
-            return self.workload
-        requests = build_requests(config.payload)
-        if self.workload is not None:
-            self.workload.transport.close()
-        self.config = config
-        self.workload = TensorWorkload(
-            config=config, requests=requests, transport=make_transport(config.endpoint, config.transport)
+    def _user_kinds(self) -> tuple[bool, bool]:
+        """Whether tensor users and streaming users take part in this run."""
+        classes = list(self.environment.user_classes or [])
+        return (
+            any(issubclass(c, SageMakerTritonUser) for c in classes),
+            any(issubclass(c, SageMakerStreamingUser) for c in classes),
         )
-        attach_workload(self.environment, self.workload)
-        return self.workload
+
+    def _encode(self, config: RunConfig) -> tuple[tuple[Any, ...], tuple[bytes, ...]]:
+        """The encoded tensor requests and stream bodies the run's users need. Raises ConfigError."""
+        tensors, streams = self._user_kinds()
+        requests = build_requests(config.payload) if tensors else ()
+        bodies: tuple[bytes, ...] = ()
+        if streams and config.stream is not None:
+            if config.endpoint.container_url:
+                raise ConfigError(
+                    "streaming users cannot use --container-url yet; run only the tensor user "
+                    "(name its class on the command line) or use --endpoint-url"
+                )
+            stream = config.stream
+            bodies = build_stream_bodies(
+                stream.prompts, stream.payload_file, stream.stream_format, stream.max_tokens
+            )
+        return requests, bodies
+
+    def _build_workloads(self, values: dict[str, Any]) -> None:
+        """Encode the bodies and open the transports; reused while the configuration (and user count) holds."""
+        config = self._config(values)
+        if config == self.config and (self.workload is not None or self.stream_workload is not None):
+            return
+        requests, bodies = self._encode(config)
+        self.close_transports()
+        self.config = config
+        if requests:
+            self.workload = TensorWorkload(
+                config=config, requests=requests, transport=make_transport(config.endpoint, config.transport)
+            )
+            attach_workload(self.environment, self.workload)
+        if bodies and config.stream is not None:
+            self.stream_workload = StreamWorkload(
+                spec=config.stream,
+                bodies=bodies,
+                transport=make_stream_transport(config.stream.endpoint, config.transport),
+            )
+            attach_workload(self.environment, self.stream_workload)
+
+    def close_transports(self) -> None:
+        for workload in (self.workload, self.stream_workload):
+            if workload is not None:
+                workload.transport.close()
+        self.workload = self.stream_workload = None
 
     # ---- run lifecycle -------------------------------------------------------------------------
     def on_test_start(self, **_: Any) -> None:
         if not self.is_master:
             try:
-                self._build_workload(self._values())
+                self._build_workloads(self._values())
             except ConfigError as exc:
                 logger.error("error: %s", exc)
                 gevent.spawn_later(0, self.runner.stop)
@@ -208,8 +253,7 @@ class Harness:
         """After Locust's own closing tables: the exact summary of the last run and where it is."""
         if self._closing_lines:
             print("\n".join(self._closing_lines), flush=True)
-        if self.workload is not None:
-            self.workload.transport.close()
+        self.close_transports()
         self.stop_emulator()
 
     def _write_run_json(self, *, ended_at: float | None, records: int | None = None) -> None:

@@ -17,12 +17,16 @@ from typing import Any
 from locust import User, task
 from locust.env import Environment
 
-from bench.config import RunConfig
-from bench.errors import ConfigError, DecodeError, EndpointError
+from bench.config import RunConfig, StreamSpec
+from bench.errors import ConfigError, DecodeError, EndpointError, ModelError
+from bench.payload.llm import LLM_CONTENT_TYPE
+from bench.payload.streams import InBandError, StreamParser
 from bench.payload.triton import EncodedRequest, check_outputs, decode_response
 from bench.transport import Transport
+from bench.transport.base import StreamTransport
 
 _WORKLOAD_ATTRIBUTE = "bench_workload"
+_STREAM_WORKLOAD_ATTRIBUTE = "bench_stream_workload"
 
 
 @dataclass
@@ -34,15 +38,31 @@ class TensorWorkload:
     transport: Transport
 
 
-def attach_workload(environment: Environment, workload: TensorWorkload | None) -> None:
-    setattr(environment, _WORKLOAD_ATTRIBUTE, workload)
+@dataclass
+class StreamWorkload:
+    """What every streaming user of one process shares: the stream spec, request bodies and one transport."""
+
+    spec: StreamSpec
+    bodies: tuple[bytes, ...]
+    transport: StreamTransport
+
+
+def attach_workload(environment: Environment, workload: TensorWorkload | StreamWorkload | None) -> None:
+    name = _STREAM_WORKLOAD_ATTRIBUTE if isinstance(workload, StreamWorkload) else _WORKLOAD_ATTRIBUTE
+    setattr(environment, name, workload)
 
 
 def workload_of(environment: Environment) -> TensorWorkload:
     workload = getattr(environment, _WORKLOAD_ATTRIBUTE, None)
-    if workload is None:
-        raise ConfigError("no workload: the locustfile must `import bench.plugin` so the harness sets one up")
-    assert isinstance(workload, TensorWorkload)
+    if not isinstance(workload, TensorWorkload):
+        raise ConfigError("no tensor workload: the locustfile must call bench.plugin.install()")
+    return workload
+
+
+def stream_workload_of(environment: Environment) -> StreamWorkload:
+    workload = getattr(environment, _STREAM_WORKLOAD_ATTRIBUTE, None)
+    if not isinstance(workload, StreamWorkload):
+        raise ConfigError("no stream workload: the locustfile must call bench.plugin.install()")
     return workload
 
 
@@ -106,3 +126,135 @@ class SageMakerTritonUser(User):
             start_time=start_time,
             url=None,
         )
+
+
+class SageMakerStreamingUser(User):
+    """Streams with InvokeEndpointWithResponseStream, one request per task, back to back.
+
+    Per request it measures (times from the call, ``perf_counter``): ``ttfp_ms`` when the first
+    PayloadPart arrived; ``ttft_ms`` when the first non-empty text piece was complete (role-only or
+    empty first chunks do not count); ``parts``; the gaps between consecutive parts (``itl_mean_ms``,
+    ``itl_max_ms``); ``tokens`` (the server's ``usage`` when it sends one, else the non-empty text
+    pieces); and end-to-end latency to the end of the stream. A failure keeps what was measured before
+    it, with the stage where it happened.
+    """
+
+    abstract = True
+
+    def on_start(self) -> None:
+        self._stream_workload = stream_workload_of(self.environment)
+        self._stream_index = random.randrange(len(self._stream_workload.bodies))
+
+    @task
+    def stream(self) -> None:
+        self.send_stream()
+
+    def send_stream(self) -> None:
+        workload = self._stream_workload
+        body = workload.bodies[self._stream_index % len(workload.bodies)]
+        self._stream_index += 1
+        inference_id = uuid.uuid4().hex
+        context: dict[str, Any] = {
+            "user_class": type(self).__name__,
+            "endpoint": workload.spec.endpoint.name,
+            "inference_id": inference_id,
+            "request_bytes": len(body),
+        }
+        measure = _StreamMeasure(workload.spec.stream_format)
+        exception: EndpointError | None = None
+        start_time = time.time()
+        measure.started = time.perf_counter()
+        try:
+            response = workload.transport.invoke_stream(body, LLM_CONTENT_TYPE, inference_id)
+            context["variant"] = response.variant
+            context["http_status"] = response.http_status
+            measure.parser.content_type = response.content_type
+            try:
+                for part in response.parts:
+                    measure.part(part)
+                measure.finish()
+            except BaseException:
+                response.close()
+                raise
+        except EndpointError as exc:
+            exception = exc
+        except InBandError as exc:
+            exception = ModelError(
+                str(exc), stage="first_part" if measure.parts <= 1 else "mid_stream", http_status=200
+            )
+        latency_ms = (time.perf_counter() - measure.started) * 1000.0
+        context.update(measure.fields())
+        self.environment.events.request.fire(
+            request_type="stream",
+            name=workload.spec.endpoint.name,
+            response_time=latency_ms,
+            response_length=measure.response_bytes,
+            exception=exception,
+            context=context,
+            start_time=start_time,
+            url=None,
+        )
+
+
+class _StreamMeasure:
+    """Timestamps and counts of one stream, fed part by part."""
+
+    __slots__ = (
+        "gap_max_s",
+        "gap_sum_s",
+        "last_s",
+        "nonempty",
+        "parser",
+        "parts",
+        "response_bytes",
+        "started",
+        "ttfp_s",
+        "ttft_s",
+    )
+
+    def __init__(self, stream_format: str) -> None:
+        self.parser = StreamParser(stream_format)
+        self.started = 0.0
+        self.parts = 0
+        self.response_bytes = 0
+        self.nonempty = 0
+        self.ttfp_s: float | None = None
+        self.ttft_s: float | None = None
+        self.last_s = 0.0
+        self.gap_sum_s = 0.0
+        self.gap_max_s = 0.0
+
+    def part(self, data: bytes) -> None:
+        now = time.perf_counter()
+        if self.parts == 0:
+            self.ttfp_s = now - self.started
+        else:
+            gap = now - self.last_s
+            self.gap_sum_s += gap
+            self.gap_max_s = max(self.gap_max_s, gap)
+        self.parts += 1
+        self.response_bytes += len(data)
+        self.last_s = now
+        self._pieces(self.parser.feed(data), now)
+
+    def finish(self) -> None:
+        self._pieces(self.parser.finish(), self.last_s)
+
+    def _pieces(self, pieces: list[str], now: float) -> None:
+        for piece in pieces:
+            if piece:
+                self.nonempty += 1
+                if self.ttft_s is None:
+                    self.ttft_s = now - self.started
+
+    def fields(self) -> dict[str, Any]:
+        gaps = self.parts - 1
+        tokens = self.parser.usage_tokens if self.parser.usage_tokens is not None else self.nonempty
+        return {
+            "ttfp_ms": None if self.ttfp_s is None else self.ttfp_s * 1000.0,
+            "ttft_ms": None if self.ttft_s is None else self.ttft_s * 1000.0,
+            "parts": self.parts,
+            "tokens": tokens,
+            "itl_mean_ms": self.gap_sum_s / gaps * 1000.0 if gaps > 0 else None,
+            "itl_max_ms": self.gap_max_s * 1000.0 if gaps > 0 else None,
+        }

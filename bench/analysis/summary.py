@@ -1,5 +1,9 @@
 """Exact summaries from raw records: no bucketing, percentiles as numpy computes them.
 
+Stream statistics: TTFP and TTFT percentiles are over every record that measured them (a stream that
+failed mid-way still had a first part); ``itl_*`` are percentiles of the per-stream mean gap between
+parts; ``tokens_per_s`` is the row's tokens over the measured window.
+
 Latency percentiles are over successful requests (a fast error must not flatter latency); counts,
 error rate and throughput are over all requests. ``rps`` of every row divides by the same measured
 window (first start to last completion), so the rows add up to the ALL row.
@@ -28,6 +32,9 @@ SUMMARY_COLUMNS = (
     "ttfp_p50_ms",
     "ttfp_p95_ms",
     "ttfp_p99_ms",
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
     "itl_p50_ms",
     "itl_p99_ms",
     "tokens_per_s",
@@ -97,6 +104,9 @@ def _summary_row(
         "ttfp_p50_ms": percentile(group["ttfp_ms"], 50),
         "ttfp_p95_ms": percentile(group["ttfp_ms"], 95),
         "ttfp_p99_ms": percentile(group["ttfp_ms"], 99),
+        "ttft_p50_ms": percentile(group["ttft_ms"], 50),
+        "ttft_p95_ms": percentile(group["ttft_ms"], 95),
+        "ttft_p99_ms": percentile(group["ttft_ms"], 99),
         "itl_p50_ms": percentile(group["itl_mean_ms"], 50),
         "itl_p99_ms": percentile(group["itl_mean_ms"], 99),
         "tokens_per_s": float(group["tokens"].sum()) / window

@@ -51,13 +51,17 @@ def write_tables(run_dir: Path, *, warmup_s: float = 0.0) -> RunTables:
 
 def format_summary(summary: pd.DataFrame) -> str:
     """A compact console table of the summary (one line per row)."""
-    header = f"{'type':<7} {'name':<28} {'variant':<12} {'count':>8} {'errors':>7} {'rps':>9} {'p50 ms':>9} {'p95 ms':>9} {'p99 ms':>9} {'max ms':>9}"
+    header = (
+        f"{'type':<7} {'name':<28} {'variant':<12} {'count':>8} {'errors':>7} {'rps':>9} {'p50 ms':>9} {'p95 ms':>9} "
+        f"{'p99 ms':>9} {'max ms':>9} {'ttfp p50':>9} {'ttfp p99':>9} {'tok/s':>8}"
+    )
     lines = [header]
     for row in summary.itertuples(index=False):
         lines.append(
             f"{row.request_type:<7} {str(row.name)[:28]:<28} {str(row.variant)[:12]:<12} {row.count:>8} {row.errors:>7} "
             f"{_num(row.rps, 1):>9} {_num(row.latency_p50_ms):>9} {_num(row.latency_p95_ms):>9} "
-            f"{_num(row.latency_p99_ms):>9} {_num(row.latency_max_ms):>9}"
+            f"{_num(row.latency_p99_ms):>9} {_num(row.latency_max_ms):>9} {_num(row.ttfp_p50_ms):>9} "
+            f"{_num(row.ttfp_p99_ms):>9} {_num(row.tokens_per_s, 1):>8}"
         )
     return "\n".join(lines)
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 from bench.config import EndpointSpec, TransportSpec
-from bench.transport.base import InvokeResponse, Transport
+from bench.transport.base import InvokeResponse, StreamResponse, StreamTransport, Transport
 
-__all__ = ["InvokeResponse", "Transport", "make_transport"]
+__all__ = [
+    "InvokeResponse",
+    "StreamResponse",
+    "StreamTransport",
+    "Transport",
+    "make_stream_transport",
+    "make_transport",
+]
 
 
 def make_transport(endpoint: EndpointSpec, spec: TransportSpec) -> Transport:
@@ -16,6 +23,13 @@ def make_transport(endpoint: EndpointSpec, spec: TransportSpec) -> Transport:
         transport = ContainerTransport(endpoint, spec)
         transport.ping()
         return transport
+    from bench.transport.boto import Boto3Transport
+
+    return Boto3Transport(endpoint, spec)
+
+
+def make_stream_transport(endpoint: EndpointSpec, spec: TransportSpec) -> StreamTransport:
+    """The transport for InvokeEndpointWithResponseStream: boto3."""
     from bench.transport.boto import Boto3Transport
 
     return Boto3Transport(endpoint, spec)

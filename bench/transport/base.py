@@ -6,6 +6,7 @@ an ``EndpointError`` subclass. Third-party exceptions never cross this boundary.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -19,6 +20,31 @@ class InvokeResponse:
     variant: str | None
     http_status: int = 200
     custom_attributes: str | None = None
+
+
+@dataclass(frozen=True)
+class StreamResponse:
+    """A response stream that has started (HTTP 200): its payload parts arrive as ``parts`` is iterated.
+
+    Iterating raises ``EndpointError`` with stage ``first_part`` or ``mid_stream`` when the stream
+    fails; ``close`` releases the connection early.
+    """
+
+    content_type: str | None
+    variant: str | None
+    parts: Iterator[bytes]
+    close: Callable[[], None]
+    http_status: int = 200
+
+
+class StreamTransport(Protocol):
+    """Sends InvokeEndpointWithResponseStream requests for one endpoint."""
+
+    def invoke_stream(self, body: bytes, content_type: str, inference_id: str) -> StreamResponse:
+        """Start one stream (exactly one attempt). Raises ``EndpointError`` (stage ``request``)."""
+        ...
+
+    def close(self) -> None: ...
 
 
 class Transport(Protocol):

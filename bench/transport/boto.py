@@ -8,6 +8,8 @@ discards connections under load, boto/botocore#619).
 from __future__ import annotations
 
 import ipaddress
+import json
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
 
@@ -15,10 +17,21 @@ import boto3
 from botocore import UNSIGNED
 from botocore import exceptions as boto_exc
 from botocore.config import Config
+from botocore.eventstream import ParserError
+from urllib3 import exceptions as url_exc
 
 from bench.config import EMULATOR_REGION, EndpointSpec, TransportSpec
-from bench.errors import ConfigError
-from bench.transport.base import InvokeResponse
+from bench.errors import (
+    ConfigError,
+    ConnectionError_,
+    DecodeError,
+    EndpointError,
+    InternalStreamFailure,
+    ModelStreamError,
+    TimeoutError_,
+    UnknownServiceError,
+)
+from bench.transport.base import InvokeResponse, StreamResponse
 from bench.transport.translate import from_botocore_error, from_client_error
 
 
@@ -91,6 +104,14 @@ class Boto3Transport:
             raise ConfigError(f"--endpoint-url {endpoint.endpoint_url}: {exc}") from exc
         self.region = session.region_name
         self._fixed: dict[str, Any] = {"EndpointName": endpoint.name}
+        self._stream_fixed: dict[str, Any] = {"EndpointName": endpoint.name}
+        for key, value in (
+            ("TargetVariant", endpoint.target_variant),
+            ("InferenceComponentName", endpoint.inference_component),
+            ("CustomAttributes", endpoint.custom_attributes),
+        ):
+            if value:
+                self._stream_fixed[key] = value
         for key, value in (
             ("TargetModel", endpoint.target_model),
             ("TargetVariant", endpoint.target_variant),
@@ -118,5 +139,72 @@ class Boto3Transport:
             custom_attributes=response.get("CustomAttributes"),
         )
 
+    def invoke_stream(self, body: bytes, content_type: str, inference_id: str) -> StreamResponse:
+        try:
+            response = self._client.invoke_endpoint_with_response_stream(
+                **self._stream_fixed, Body=body, ContentType=content_type, InferenceId=inference_id
+            )
+        except boto_exc.ClientError as exc:
+            raise from_client_error(exc) from exc
+        except boto_exc.BotoCoreError as exc:
+            raise from_botocore_error(exc) from exc
+        stream = response["Body"]
+        return StreamResponse(
+            content_type=response.get("ContentType"),
+            variant=response.get("InvokedProductionVariant"),
+            parts=payload_parts(stream),
+            close=stream.close,
+            http_status=response["ResponseMetadata"]["HTTPStatusCode"],
+        )
+
     def close(self) -> None:
         self._client.close()
+
+
+def payload_parts(stream: Any) -> Iterator[bytes]:
+    """The bytes of each PayloadPart as it arrives; in-stream failures as bench errors.
+
+    Messages come from botocore's own ``EventStreamBuffer`` (both CRCs checked) through the stream's
+    raw message generator rather than its public iterator, because botocore's parser drops the
+    ``ErrorCode`` of a ModelStreamError (StreamBroken vs ModelInvocationTimeExceeded,
+    PROTOCOLS.md 2.3); error messages still go through botocore's parser for Code and Message.
+    """
+    parts = 0
+    try:
+        for message in stream._event_generator:
+            headers = message.headers
+            if headers.get(":message-type") == "event":
+                if headers.get(":event-type") == "PayloadPart":
+                    parts += 1
+                    yield message.payload
+                continue  # unknown event types are skipped, as botocore does
+            raise stream_error(stream, message, stage="first_part" if parts == 0 else "mid_stream")
+    except EndpointError:
+        raise
+    except ParserError as exc:
+        raise DecodeError(f"event stream: {exc}", stage="first_part" if parts == 0 else "mid_stream") from exc
+    except (url_exc.ReadTimeoutError, boto_exc.ReadTimeoutError) as exc:
+        raise TimeoutError_(str(exc), stage="first_part" if parts == 0 else "mid_stream") from exc
+    except (url_exc.HTTPError, boto_exc.BotoCoreError, OSError) as exc:
+        message_text = f"{type(exc).__name__}: {exc}"
+        raise ConnectionError_(message_text, stage="first_part" if parts == 0 else "mid_stream") from exc
+
+
+def stream_error(stream: Any, message: Any, *, stage: str) -> EndpointError:
+    """An exception or error message of the event stream as the matching bench error."""
+    try:
+        stream._parse_event(message)
+        code, text = str(message.headers.get(":exception-type", "")), ""
+    except boto_exc.EventStreamError as exc:
+        error = exc.response.get("Error", {})
+        code, text = str(error.get("Code", "")), str(error.get("Message", ""))
+    try:
+        document: Any = json.loads(message.payload or b"{}")
+        error_code = document.get("ErrorCode") if isinstance(document, dict) else None
+    except ValueError:
+        error_code = None
+    if code == "ModelStreamError":
+        return ModelStreamError(text, error_code=error_code, stage=stage)
+    if code == "InternalStreamFailure":
+        return InternalStreamFailure(text, stage=stage)
+    return UnknownServiceError(code or "StreamError", text, stage=stage, http_status=200)
