@@ -141,3 +141,26 @@ def test_readme_documents_every_option() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [o.flags[0] for o in OPTIONS if f"`{o.flags[0]}" not in readme or o.env_var not in readme]
     assert missing == []
+
+
+def test_stream_options() -> None:
+    config = run_config_from_options(
+        _values("--prompt", "a", "--prompt", "b", "--stream-format", "openai", "--max-tokens", "16"),
+        emulator_url="http://127.0.0.1:1",
+    )
+    assert config.stream is not None
+    assert (config.stream.endpoint.name, config.stream.prompts, config.stream.max_tokens) == (
+        "demo-llm",
+        ("a", "b"),
+        16,
+    )
+    assert config.stream.endpoint.endpoint_url == "http://127.0.0.1:1"
+    real = run_config_from_options(
+        _values("--endpoint", "my-llm", "--input", "A:FP32:1", "--target-model", "m")
+    )
+    assert real.stream is not None
+    assert (real.stream.endpoint.name, real.stream.endpoint.target_model) == ("my-llm", None)
+    with pytest.raises(ConfigError, match="--stream-format: 'grpc'"):
+        run_config_from_options(_values("--stream-format", "grpc"))
+    with pytest.raises(ConfigError, match="--max-tokens"):
+        run_config_from_options(_values("--max-tokens", "0"))
