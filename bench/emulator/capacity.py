@@ -1,35 +1,21 @@
-"""The capacity model: ``slots`` concurrent executions behind a bounded queue, and service times.
+"""The capacity model: ``slots`` concurrent executions behind a bounded queue.
 
-Known capacity = slots / mean service time (slots 4, fixed 20 ms -> 200 requests/s), so capacity
-planning can be checked against a known answer. A request that would wait while ``queue_limit``
-others already wait is throttled at once.
+``Slots`` (kind triton): known capacity = slots / mean service time (slots 4, fixed 20 ms -> 200
+requests/s), so capacity planning can be checked against a known answer. ``SequenceSlots`` (kind llm):
+concurrent sequences of continuous batching, held from admission to the last token. Either way a
+request that would wait while ``queue_limit`` others already wait is throttled at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import heapq
-import math
-import random
 import time
-from collections.abc import Callable
 
-from bench.emulator.config import ServiceTimeConfig
-
-# z-score of the 99th percentile of the standard normal distribution.
-Z_P99 = 2.3263478740408408
-
-
-def service_time_sampler(config: ServiceTimeConfig, rng: random.Random) -> Callable[[], float]:
-    """A function returning one service time in seconds per call."""
-    if config.distribution == "lognormal":
-        mu = math.log(config.median_ms / 1000.0)
-        sigma = math.log(config.p99_ms / config.median_ms) / Z_P99
-        lognormvariate = rng.lognormvariate
-        return lambda: lognormvariate(mu, sigma)
-    fixed_s = config.ms / 1000.0
-    return lambda: fixed_s
+from bench.emulator.distributions import Z_P99 as Z_P99
+from bench.emulator.distributions import service_time_sampler as service_time_sampler
 
 
 class Slots:
@@ -73,3 +59,55 @@ class Slots:
             self._starts.append(start)
         if end > now:
             await asyncio.sleep(end - now)
+
+
+class SequenceSlots:
+    """Concurrent sequences of one LLM endpoint variant (continuous batching) behind a FIFO queue.
+
+    A sequence holds a slot from admission to its last token. Its duration is not known when it
+    starts (per-token time grows with the number of active sequences), so unlike ``Slots`` this is a
+    live count. ``release`` hands the slot straight to the first waiter, which is admitted at the
+    release time (returned by ``acquire``), so waiting adds no timer lateness to its schedule.
+    """
+
+    __slots__ = ("_waiters", "active", "queue_limit", "slots")
+
+    def __init__(self, slots: int, queue_limit: int) -> None:
+        self.slots = slots
+        self.queue_limit = queue_limit
+        self.active = 0  # sequences holding a slot
+        self._waiters: collections.deque[asyncio.Future[float]] = collections.deque()
+
+    def full(self) -> bool:
+        """True when a new sequence must be throttled: every slot busy and the queue at its limit."""
+        return self.active >= self.slots and self.waiting() >= self.queue_limit
+
+    def waiting(self) -> int:
+        return sum(1 for waiter in self._waiters if not waiter.done())
+
+    async def acquire(self) -> float:
+        """Wait for a slot; return the admission time (event-loop clock). Pair with ``release``."""
+        loop = asyncio.get_running_loop()
+        if self.active < self.slots and not self._waiters:
+            self.active += 1
+            return loop.time()
+        waiter: asyncio.Future[float] = loop.create_future()
+        self._waiters.append(waiter)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the slot was handed over just before the cancellation
+            else:
+                with contextlib.suppress(ValueError):
+                    self._waiters.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        now = asyncio.get_running_loop().time()
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(now)
+                return
+        self.active -= 1

@@ -8,7 +8,7 @@ Schema (every key is checked; an unknown key is an error; defaults in brackets):
 
     [[endpoint]]                      # one or more
     name = "demo-triton"              # required; <= 63 chars, ^[a-zA-Z0-9](-*[a-zA-Z0-9])*$, unique
-    kind = "triton"                   # [triton] the only kind so far; each kind reads its own keys
+    kind = "triton"                   # [triton] triton | llm; each kind reads its own keys (below)
     inference_components = []         # [] if non-empty, InferenceComponentName must name one
 
     [[endpoint.variant]]              # [one variant "AllTraffic", weight 1.0]
@@ -16,14 +16,16 @@ Schema (every key is checked; an unknown key is an error; defaults in brackets):
     weight = 1.0                      # > 0; chosen at random in proportion to weight per request
 
     [endpoint.capacity]               # per variant: slots concurrent executions behind one queue
-    slots = 4                         # [4] >= 1
+    slots = 4                         # [4] >= 1 (kind llm: concurrent sequences, continuous batching)
     queue_limit = 256                 # [256] >= 0 waiting requests; beyond it ThrottlingException
     service_time = { distribution = "lognormal", median_ms = 4.0, p99_ms = 12.0 }
                                       # or { distribution = "fixed", ms = 20.0 } [fixed, 0 ms]
+                                      # kind triton only (an llm's time comes from ttft, itl, tokens)
 
     [endpoint.faults]                 # probability per request of each injected error [0.0], sum <= 1
     ValidationError = 0.0             # also ModelError, ModelNotReadyException, ThrottlingException,
                                       # InternalFailure, ServiceUnavailable, InternalDependencyException
+                                      # (kind llm: answered before any stream starts)
 
     [[endpoint.model]]                # kind "triton": one or more; several = multi-model (TargetModel)
     name = "add_sub"                  # the Triton model name (and the TargetModel value)
@@ -34,9 +36,35 @@ Schema (every key is checked; an unknown key is an error; defaults in brackets):
     output = [ { name = "OUTPUT0", datatype = "FP32", dims = [16] } ]
     output_prefix = "s3://bucket/labels/"   # image_path only [""]: where result URIs point
 
+    [endpoint.llm]                    # kind "llm" only, optional: a token streamer (see llmformats)
+    format = "tgi"                    # [tgi] ndjson | tgi | openai | triton: the container's stream format
+    ttft = { distribution = "fixed", ms = 150.0 }   # [fixed 150 ms] admission -> first token; or lognormal
+    itl = { distribution = "fixed", ms = 20.0 }     # [fixed 20 ms] time per output token, one sequence
+    itl_growth = 0.05                 # [0.0] >= 0: per-token time x (1 + itl_growth x (active sequences - 1))
+    output_tokens = { distribution = "fixed", count = 64 }   # [fixed 64] or lognormal { median, p99 };
+                                      # a max-tokens value in the request caps it
+    first_chunk = "none"              # [none] none | empty | role: an extra first chunk with empty text
+                                      # (openai role: delta {"role": "assistant"}), sent at admission
+    usage = true                      # [true] openai: a final chunk with "usage" token counts
+    split_probability = 0.0           # [0.0] an event is cut at a random byte across two PayloadParts
+    merge_probability = 0.0           # [0.0] the next event joins the same PayloadPart
+
+    [endpoint.stream_faults]          # kind "llm" only; probability per streaming request [0.0], sum <= 1
+    ModelInvocationTimeExceeded = 0.0 # in-stream ModelStreamError, ErrorCode ModelInvocationTimeExceeded
+    StreamBroken = 0.0                # in-stream ModelStreamError, ErrorCode StreamBroken
+    InternalStreamFailure = 0.0       # in-stream InternalStreamFailure
+    DropConnection = 0.0              # the connection is closed mid-stream, without a frame
+    after_parts = 3                   # [3] >= 0: the fault comes after this many PayloadParts (or at the end)
+    slow_first_byte_ms = 0.0          # [0.0] >= 0: extra delay before the response headers, every request
+
 Model types: ``add_sub`` (two inputs, two outputs, one numeric datatype, equal dims: OUTPUT0 = a + b,
 OUTPUT1 = a - b), ``identity`` (output i echoes input i; same datatype and dims pairwise, any datatype),
 ``image_path`` (one BYTES input of ``s3://`` URIs -> one BYTES output of ``.json`` URIs).
+
+Kind ``llm``: one text-generation model (no ``[[endpoint.model]]``, no TargetModel). The request body
+is JSON with a prompt (``inputs``, ``prompt``, ``text_input`` or the last ``messages[].content``) and
+optionally a max-tokens value; the tokens are pseudo-words seeded by the prompt. Both InvokeEndpoint
+(whole response) and InvokeEndpointWithResponseStream (PayloadParts, stream faults) are served.
 
 Every error is a ``ConfigError`` with one line: ``<file>: <key path>: <what is wrong>``.
 """
@@ -51,6 +79,11 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from bench.emulator.distributions import DISTRIBUTIONS as DISTRIBUTIONS
+from bench.emulator.distributions import ServiceTimeConfig as ServiceTimeConfig
+from bench.emulator.distributions import read_service_time
+from bench.emulator.llmconfig import LlmConfig as LlmConfig
+from bench.emulator.llmconfig import read_llm
 from bench.emulator.modelconfig import MODEL_TYPES as MODEL_TYPES
 from bench.emulator.modelconfig import ModelConfig as ModelConfig
 from bench.emulator.modelconfig import TensorConfig as TensorConfig
@@ -71,23 +104,15 @@ FAULT_SHAPES = (
     "ServiceUnavailable",
     "InternalDependencyException",
 )
-DISTRIBUTIONS = ("fixed", "lognormal")
 _ACCOUNT = re.compile(r"^\d{12}$")
-
-
-@dataclass(frozen=True)
-class ServiceTimeConfig:
-    distribution: str = "fixed"
-    ms: float = 0.0
-    median_ms: float = 0.0
-    p99_ms: float = 0.0
+NO_SERVICE_TIME = ServiceTimeConfig()
 
 
 @dataclass(frozen=True)
 class CapacityConfig:
     slots: int = 4
     queue_limit: int = 256
-    service_time: ServiceTimeConfig = ServiceTimeConfig()
+    service_time: ServiceTimeConfig = NO_SERVICE_TIME
 
 
 @dataclass(frozen=True)
@@ -105,6 +130,15 @@ class EndpointConfig:
     faults: tuple[tuple[str, float], ...] = ()  # (shape, probability), non-zero only, FAULT_SHAPES order
     inference_components: tuple[str, ...] = ()
     models: tuple[ModelConfig, ...] = ()  # kind "triton"
+    llm: LlmConfig | None = None  # kind "llm"
+
+
+@dataclass(frozen=True)
+class KindSettings:
+    """What a kind's reader takes from its endpoint table."""
+
+    models: tuple[ModelConfig, ...] = ()
+    llm: LlmConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -174,9 +208,9 @@ def _endpoint(table: TomlTable) -> EndpointConfig:
         raise table.error("variant", "give at least one [[endpoint.variant]] or leave it out")
     variants = tuple(_variant(table.child(f"variant[{i}]", raw)) for i, raw in enumerate(raw_variants))
     check_unique(table, "variant", [v.name for v in variants])
-    capacity = _capacity(table.child("capacity", table.take("capacity", dict, {})))
+    capacity = _capacity(table.child("capacity", table.take("capacity", dict, {})), kind)
     faults = _faults(table.child("faults", table.take("faults", dict, {})))
-    models = reader(table)
+    settings = reader(table)
     table.done()
     return EndpointConfig(
         name=name,
@@ -185,7 +219,8 @@ def _endpoint(table: TomlTable) -> EndpointConfig:
         capacity=capacity,
         faults=faults,
         inference_components=components,
-        models=models,
+        models=settings.models,
+        llm=settings.llm,
     )
 
 
@@ -201,7 +236,9 @@ def _variant(table: TomlTable) -> VariantConfig:
     return VariantConfig(name=name, weight=weight)
 
 
-def _capacity(table: TomlTable) -> CapacityConfig:
+def _capacity(table: TomlTable, kind: str) -> CapacityConfig:
+    if kind == "llm" and table.take("service_time", dict, None) is not None:
+        raise table.error("service_time", "not used by kind llm; set [endpoint.llm] ttft, itl, output_tokens")
     table.allow("slots", "queue_limit", "service_time")
     slots = table.take("slots", int, 4)
     if slots < 1:
@@ -209,27 +246,9 @@ def _capacity(table: TomlTable) -> CapacityConfig:
     queue_limit = table.take("queue_limit", int, 256)
     if queue_limit < 0:
         raise table.error("queue_limit", f"must be >= 0, got {queue_limit}")
-    service_time = _service_time(table.child("service_time", table.take("service_time", dict, {})))
+    service_time = read_service_time(table.child("service_time", table.take("service_time", dict, {})))
     table.done()
     return CapacityConfig(slots=slots, queue_limit=queue_limit, service_time=service_time)
-
-
-def _service_time(table: TomlTable) -> ServiceTimeConfig:
-    distribution = table.take("distribution", str, "fixed")
-    if distribution == "fixed":
-        ms = table.take("ms", float, 0.0)
-        if not (ms >= 0 and math.isfinite(ms)):
-            raise table.error("ms", f"must be >= 0, got {ms}")
-        table.done()
-        return ServiceTimeConfig("fixed", ms=ms)
-    if distribution == "lognormal":
-        median_ms = table.take("median_ms", float)
-        p99_ms = table.take("p99_ms", float)
-        if not (0 < median_ms <= p99_ms and math.isfinite(p99_ms)):
-            raise table.error("p99_ms", f"need 0 < median_ms <= p99_ms, got {median_ms} and {p99_ms}")
-        table.done()
-        return ServiceTimeConfig("lognormal", median_ms=median_ms, p99_ms=p99_ms)
-    raise table.error("distribution", f"unknown {distribution!r}; use one of {', '.join(DISTRIBUTIONS)}")
 
 
 def _faults(table: TomlTable) -> tuple[tuple[str, float], ...]:
@@ -247,6 +266,9 @@ def _faults(table: TomlTable) -> tuple[tuple[str, float], ...]:
     return tuple(faults)
 
 
-# Each endpoint kind reads its own keys; a streaming "llm" kind slots in here.
-_KIND_READERS: dict[str, Callable[[TomlTable], tuple[ModelConfig, ...]]] = {"triton": read_triton_models}
-_KIND_KEYS: dict[str, tuple[str, ...]] = {"triton": ("model",)}
+# Each endpoint kind reads its own keys.
+_KIND_READERS: dict[str, Callable[[TomlTable], KindSettings]] = {
+    "triton": lambda table: KindSettings(models=read_triton_models(table)),
+    "llm": lambda table: KindSettings(llm=read_llm(table)),
+}
+_KIND_KEYS: dict[str, tuple[str, ...]] = {"triton": ("model",), "llm": ("llm", "stream_faults")}

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 from bench.emulator.config import FAULT_SHAPES, EmulatorConfig, EndpointConfig, ModelConfig, TensorConfig
+from bench.emulator.distributions import render_service_time, render_token_count
+from bench.emulator.llmconfig import STREAM_FAULTS, LlmConfig
 
 
 def render_toml(config: EmulatorConfig) -> str:
@@ -22,12 +24,6 @@ def render_toml(config: EmulatorConfig) -> str:
 
 def _endpoint(endpoint: EndpointConfig) -> list[str]:
     capacity = endpoint.capacity
-    service_time = capacity.service_time
-    if service_time.distribution == "lognormal":
-        median, p99 = service_time.median_ms, service_time.p99_ms
-        timing = f'{{ distribution = "lognormal", median_ms = {median!r}, p99_ms = {p99!r} }}'
-    else:
-        timing = f'{{ distribution = "fixed", ms = {service_time.ms!r} }}'
     lines = [
         "[[endpoint]]",
         f"name = {_string(endpoint.name)}",
@@ -46,15 +42,39 @@ def _endpoint(endpoint: EndpointConfig) -> list[str]:
         "[endpoint.capacity]",
         f"slots = {capacity.slots}",
         f"queue_limit = {capacity.queue_limit}",
-        f"service_time = {timing}",
-        "",
-        "[endpoint.faults]",
     ]
+    if endpoint.llm is None:
+        lines.append(f"service_time = {render_service_time(capacity.service_time)}")
+    lines += ["", "[endpoint.faults]"]
     rates = dict(endpoint.faults)
     lines += [f"{shape} = {rates.get(shape, 0.0)!r}" for shape in FAULT_SHAPES]
     for model in endpoint.models:
         lines += ["", *_model(model)]
+    if endpoint.llm is not None:
+        lines += ["", *_llm(endpoint.llm)]
     return lines
+
+
+def _llm(llm: LlmConfig) -> list[str]:
+    faults = llm.stream_faults
+    rates = dict(faults.rates)
+    return [
+        "[endpoint.llm]",
+        f"format = {_string(llm.format)}",
+        f"ttft = {render_service_time(llm.ttft)}",
+        f"itl = {render_service_time(llm.itl)}",
+        f"itl_growth = {llm.itl_growth!r}",
+        f"output_tokens = {render_token_count(llm.output_tokens)}",
+        f"first_chunk = {_string(llm.first_chunk)}",
+        f"usage = {'true' if llm.usage else 'false'}",
+        f"split_probability = {llm.split_probability!r}",
+        f"merge_probability = {llm.merge_probability!r}",
+        "",
+        "[endpoint.stream_faults]",
+        *(f"{fault} = {rates.get(fault, 0.0)!r}" for fault in STREAM_FAULTS),
+        f"after_parts = {faults.after_parts}",
+        f"slow_first_byte_ms = {faults.slow_first_byte_ms!r}",
+    ]
 
 
 def _model(model: ModelConfig) -> list[str]:

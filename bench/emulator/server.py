@@ -1,10 +1,12 @@
 """The aiohttp application and the process entry points.
 
 Routes (PROTOCOLS.md 1.2): ``POST /endpoints/{name}/invocations`` (InvokeEndpoint),
-``GET /ping``, ``GET /_emulator/stats`` and ``POST /_emulator/reset`` (test helpers). With
+``POST /endpoints/{name}/invocations-response-stream`` (InvokeEndpointWithResponseStream: kind llm
+streams, kind triton answers ValidationError like Triton's SageMaker frontend, which has no
+streaming), ``GET /ping``, ``GET /_emulator/stats`` and ``POST /_emulator/reset`` (test helpers). With
 ``container=NAME`` it also answers ``POST /invocations`` as that endpoint's model container would
-(the SageMaker container contract, for ``--container-url``). The streaming and
-async operations answer ValidationError until an endpoint kind that supports them exists.
+(the SageMaker container contract, for ``--container-url``). The async operation answers
+ValidationError.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from bench.emulator.awserrors import (
 )
 from bench.emulator.config import ENDPOINT_NAME_MAX, ENDPOINT_NAME_PATTERN, EmulatorConfig, load_config
 from bench.emulator.endpoint import EndpointRuntime
+from bench.emulator.llmendpoint import LlmEndpointRuntime
 from bench.emulator.render import render_toml
+from bench.emulator.routing import EndpointBase
 from bench.errors import ConfigError
 
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint Body max (PROTOCOLS.md 1.3)
@@ -45,6 +49,10 @@ _HEADER_LIMITS = (
 )
 
 
+# The runtime class of each endpoint kind (``config._KIND_READERS`` reads their keys).
+RUNTIMES: dict[str, type[EndpointBase]] = {"triton": EndpointRuntime, "llm": LlmEndpointRuntime}
+
+
 class EmulatorState:
     """Endpoints by name and the request counter; one per application."""
 
@@ -52,7 +60,7 @@ class EmulatorState:
         self.config = config
         rng_of = (lambda name: random.Random(f"{config.seed}:{name}")) if config.seed is not None else None
         self.endpoints = {
-            e.name: EndpointRuntime(e, config, rng_of(e.name) if rng_of else random.Random())
+            e.name: RUNTIMES[e.kind](e, config, rng_of(e.name) if rng_of else random.Random())
             for e in config.endpoints
         }
         self.requests = 0
@@ -86,9 +94,8 @@ def build_app(config: EmulatorConfig, *, container: str | None = None) -> web.Ap
         app[CONTAINER_KEY] = container
         app.router.add_post("/invocations", _container_invoke)
     app.router.add_post("/endpoints/{name}/invocations", _invoke)
-    app.router.add_post(
-        "/endpoints/{name}/{operation:invocations-response-stream|async-invocations}", _unsupported
-    )
+    app.router.add_post("/endpoints/{name}/invocations-response-stream", _invoke)
+    app.router.add_post("/endpoints/{name}/{operation:async-invocations}", _unsupported)
     app.router.add_get("/ping", _ping)
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_post("/_emulator/reset", _reset)
@@ -114,6 +121,8 @@ async def _invoke(request: web.Request) -> web.StreamResponse:
     if endpoint is None:
         message = f"Endpoint {name} of account {state.config.account} not found."
         return error_response("ValidationError", message, request_id=request_id)
+    if request.path.endswith("/invocations-response-stream"):
+        return await endpoint.invoke_stream(request, body, request_id)
     return await endpoint.invoke(request.headers, body, request_id)
 
 
@@ -121,7 +130,7 @@ async def _container_invoke(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     state.requests += 1
     body = await request.read()
-    return await state.endpoints[request.app[CONTAINER_KEY]].invoke_container(request.headers, body)
+    return await state.endpoints[request.app[CONTAINER_KEY]].invoke_container(request, body)
 
 
 def _violations(name: str, request: web.Request, body: bytes | None) -> list[str]:

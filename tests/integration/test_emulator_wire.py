@@ -651,7 +651,7 @@ def test_stats_count_requests(client: Any, wire_emulator: EmulatorProcess) -> No
 
 def test_default_config_and_render_round_trip() -> None:
     default = load_config()
-    assert default.endpoint_names == ["demo-triton"]
+    assert default.endpoint_names == ["demo-triton", "demo-llm"]
     demo = default.endpoints[0]
     assert (demo.capacity.slots, demo.capacity.queue_limit, demo.capacity.service_time.p99_ms) == (
         4,
@@ -668,7 +668,7 @@ def test_default_config_and_render_round_trip() -> None:
     [
         ("endpoint = [", "cfg.toml: not valid TOML"),
         ('[[endpoint]]\nname = "a"\ncolour = 1', "cfg.toml: endpoint[a].colour: unknown key"),
-        ('[[endpoint]]\nname = "a"\nkind = "llm"', "cfg.toml: endpoint[a].kind: unknown kind 'llm'"),
+        ('[[endpoint]]\nname = "a"\nkind = "teapot"', "cfg.toml: endpoint[a].kind: unknown kind 'teapot'"),
         ('[[endpoint]]\nname = "a_b"', "cfg.toml: endpoint[0].name:"),
         (
             '[[endpoint]]\nname = "a"\n[[endpoint.variant]]\nname = "v"\nweight = 0',
@@ -697,7 +697,7 @@ def test_config_errors_name_file_and_key(text: str, expected: str) -> None:
 def test_default_emulator_serves_demo_triton_and_stops() -> None:
     process = start_emulator()
     try:
-        assert process.endpoints == ["demo-triton"]
+        assert process.endpoints == ["demo-triton", "demo-llm"]
         client = boto3.client(
             "sagemaker-runtime",
             endpoint_url=process.url,
@@ -720,6 +720,6 @@ def test_default_emulator_serves_demo_triton_and_stops() -> None:
 
 def test_start_emulator_reports_config_error(tmp_path: Path) -> None:
     path = tmp_path / "bad.toml"
-    path.write_text('[[endpoint]]\nname = "x"\nkind = "llm"\n', encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"bad\.toml: endpoint\[x\]\.kind: unknown kind 'llm'"):
+    path.write_text('[[endpoint]]\nname = "x"\nkind = "teapot"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"bad\.toml: endpoint\[x\]\.kind: unknown kind 'teapot'"):
         start_emulator(path)
