@@ -62,10 +62,20 @@ def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
     assert {r["status"] for r in rows} == {"ok"}
     assert {r["variant"] for r in rows} == {"AllTraffic"}
     assert {r["users"] for r in rows} <= {"1", "2", "3", "4"}
+    assert {(r["request_type"], r["name"]) for r in rows} == {
+        ("invoke", "demo-triton"),
+        ("stream", "demo-llm"),
+    }
+    streams = [r for r in rows if r["request_type"] == "stream"]
+    assert all(float(r["ttfp_ms"]) > 0 and r["tokens"] == "64" and int(r["parts"]) >= 64 for r in streams)
     summary = pd.read_csv(run_dir / "summary.csv")
     all_row = summary[summary["request_type"] == "ALL"].iloc[0]
     assert all_row["count"] == locust_count
     assert 0 < all_row["latency_p50_ms"] <= all_row["latency_p99_ms"] <= all_row["latency_max_ms"]
+    stream_row = summary[summary["request_type"] == "stream"].iloc[0]
+    assert stream_row["count"] == len(streams)
+    assert 0 < stream_row["ttfp_p50_ms"] <= stream_row["ttfp_p99_ms"]
+    assert stream_row["tokens_per_s"] > 0
     run = json.loads((run_dir / "run.json").read_text())
     assert run["records"] == locust_count
     assert run["config"]["endpoint"]["emulated"] is True
@@ -75,7 +85,7 @@ def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
 
 def test_endpoint_faults_are_records_not_crashes(tmp_path: Path) -> None:
     result = run_locust(
-        "--headless", "-u", "4", "-r", "4", "-t", "4s",
+        "--headless", "-u", "4", "-r", "4", "-t", "4s", "TritonUser",
         "--emulator-config", str(TEST_EMULATOR_CONFIG), "--endpoint", "fault-mixed",
         "--input", "INPUT0:FP32:1,16", "--input", "INPUT1:FP32:1,16",
         "--report-dir", str(tmp_path / "reports"), "--csv", str(tmp_path / "locust"), "--json-file", str(tmp_path / "locust"),
@@ -163,7 +173,7 @@ def test_headless_run_against_a_container_url(tmp_path: Path) -> None:
 
     with start_emulator(TEST_EMULATOR_CONFIG, container="demo-triton") as container:
         result = run_locust(
-            "--headless", "-u", "2", "-r", "2", "-t", "3s", "--container-url", container.url,
+            "--headless", "-u", "2", "-r", "2", "-t", "3s", "TritonUser", "--container-url", container.url,
             "--input", "INPUT0:FP32:1,16", "--input", "INPUT1:FP32:1,16",
             "--report-dir", str(tmp_path / "reports"), "--json-file", str(tmp_path / "locust"), "--csv", str(tmp_path / "locust"),
         )  # fmt: skip
@@ -227,3 +237,22 @@ def test_web_ui_run_writes_the_same_files(tmp_path: Path) -> None:
     rows = _rows(only_run_dir(tmp_path / "reports"))
     assert len(rows) == requests > 50
     assert (only_run_dir(tmp_path / "reports") / "summary.csv").exists()
+
+
+def test_stream_faults_are_records_with_stage(tmp_path: Path) -> None:
+    result = run_locust(
+        "--headless", "-u", "4", "-r", "4", "-t", "4s", "LLMStreamUser",
+        "--emulator-config", str(TEST_EMULATOR_CONFIG), "--stream-endpoint", "llm-mixed",
+        "--report-dir", str(tmp_path / "reports"), "--csv", str(tmp_path / "locust"), "--json-file", str(tmp_path / "locust"),
+    )  # fmt: skip
+    assert result.code == 1, result.stderr[-3000:]
+    rows = _rows(only_run_dir(tmp_path / "reports"))
+    total, failures = _locust_request_count(tmp_path / "locust")
+    assert len(rows) == total > 20
+    failed = [r for r in rows if r["status"] == "error"]
+    assert len(failed) == failures > 0
+    assert {r["error_type"] for r in failed} <= {"ModelStreamError:StreamBroken", "InternalStreamFailure"}
+    assert {r["error_stage"] for r in failed} == {"mid_stream"}
+    assert all(int(r["parts"]) > 0 and r["ttfp_ms"] for r in failed)
+    errors = pd.read_csv(only_run_dir(tmp_path / "reports") / "errors.csv")
+    assert set(errors["error_stage"]) == {"mid_stream"}

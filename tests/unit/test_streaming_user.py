@@ -21,7 +21,9 @@ class _Streamer(SageMakerStreamingUser):
 
 
 def _run(tmp_path: Path, transport: FakeTransport, count: int = 1, fmt: str = "auto") -> list[dict[str, str]]:
-    spec = StreamSpec(endpoint=EndpointSpec(name="llm"), stream_format=fmt, prompts=("hi", "there"), max_tokens=8)
+    spec = StreamSpec(
+        endpoint=EndpointSpec(name="llm"), stream_format=fmt, prompts=("hi", "there"), max_tokens=8
+    )
     environment = Environment(user_classes=[_Streamer])
     bodies = build_stream_bodies(spec.prompts, None, spec.stream_format, spec.max_tokens)
     attach_workload(environment, StreamWorkload(spec, bodies, transport))
@@ -44,7 +46,12 @@ USAGE = b'data: {"choices":[],"usage":{"completion_tokens":3}}\n\ndata: [DONE]\n
 def test_a_stream_record_has_every_measurement(tmp_path: Path) -> None:
     parts = [ROLE, TOK[:10], TOK[10:] + TOK, TOK + USAGE]
     (row,) = _run(tmp_path, FakeTransport(streams=[FakeStream(parts)]))
-    assert (row["request_type"], row["name"], row["status"], row["variant"]) == ("stream", "llm", "ok", "AllTraffic")
+    assert (row["request_type"], row["name"], row["status"], row["variant"]) == (
+        "stream",
+        "llm",
+        "ok",
+        "AllTraffic",
+    )
     assert row["parts"] == "4"
     assert row["tokens"] == "3"  # the server's usage
     assert float(row["ttfp_ms"]) <= float(row["ttft_ms"]) <= float(row["latency_ms"])
@@ -53,14 +60,23 @@ def test_a_stream_record_has_every_measurement(tmp_path: Path) -> None:
 
 
 def test_tokens_are_counted_without_usage(tmp_path: Path) -> None:
-    (row,) = _run(tmp_path, FakeTransport(streams=[FakeStream([b'{"outputs": [" a"]}\n{"outputs": [" b"]}\n'], "application/jsonlines")]))
+    (row,) = _run(
+        tmp_path,
+        FakeTransport(
+            streams=[FakeStream([b'{"outputs": [" a"]}\n{"outputs": [" b"]}\n'], "application/jsonlines")]
+        ),
+    )
     assert (row["tokens"], row["parts"], row["itl_mean_ms"]) == ("2", "1", "")
 
 
 def test_mid_stream_failure_keeps_what_was_measured(tmp_path: Path) -> None:
     broken = FakeStream([TOK, TOK, ModelStreamError("broken", error_code="StreamBroken", stage="mid_stream")])
     (row,) = _run(tmp_path, FakeTransport(streams=[broken]))
-    assert (row["status"], row["error_type"], row["error_stage"]) == ("error", "ModelStreamError:StreamBroken", "mid_stream")
+    assert (row["status"], row["error_type"], row["error_stage"]) == (
+        "error",
+        "ModelStreamError:StreamBroken",
+        "mid_stream",
+    )
     assert (row["parts"], row["tokens"]) == ("2", "2")
     assert row["ttfp_ms"] != ""
     assert row["ttft_ms"] != ""
@@ -69,10 +85,20 @@ def test_mid_stream_failure_keeps_what_was_measured(tmp_path: Path) -> None:
 def test_failures_before_and_at_the_first_part(tmp_path: Path) -> None:
     rows = _run(
         tmp_path,
-        FakeTransport(streams=[ModelError("bad prompt", original_status=400), FakeStream([b"data: {oops\n\n"]), FakeStream([b'data: {"error": "no"}\n\n'])]),
+        FakeTransport(
+            streams=[
+                ModelError("bad prompt", original_status=400),
+                FakeStream([b"data: {oops\n\n"]),
+                FakeStream([b'data: {"error": "no"}\n\n']),
+            ]
+        ),
         count=3,
         fmt="openai",
     )
-    assert [(r["error_type"], r["error_stage"]) for r in rows] == [("ModelError", "request"), ("Decode", "decode"), ("ModelError", "first_part")]
+    assert [(r["error_type"], r["error_stage"]) for r in rows] == [
+        ("ModelError", "request"),
+        ("Decode", "decode"),
+        ("ModelError", "first_part"),
+    ]
     assert rows[0]["parts"] == "0"
     assert rows[0]["ttfp_ms"] == ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import strategies as st
 from bench.errors import DecodeError
 from bench.payload.streams import InBandError, StreamParser, detect_format
 
-TOKENS = [" The", " quick", " brown", " fox", "\u00e9t\u00e9", " {\\\"x\\\"}", " \u2603", "\n"]
+TOKENS = [" The", " quick", " brown", " fox", "\u00e9t\u00e9", ' {\\"x\\"}', " \u2603", "\n"]
 
 
 def _events(fmt: str, tokens: list[str], *, first: str = "none") -> bytes:
@@ -25,12 +26,23 @@ def _events(fmt: str, tokens: list[str], *, first: str = "none") -> bytes:
             out.append("data:" + json.dumps({"token": {"id": 0, "text": "", "special": False}}) + "\n\n")
         for i, t in enumerate(tokens):
             final = "".join(tokens) if i == len(tokens) - 1 else None
-            out.append("data:" + json.dumps({"token": {"id": i, "text": t, "special": False}, "generated_text": final}) + "\n\n")
+            out.append(
+                "data:"
+                + json.dumps({"token": {"id": i, "text": t, "special": False}, "generated_text": final})
+                + "\n\n"
+            )
     elif fmt == "openai":
         if first == "role":
-            out.append("data: " + json.dumps({"choices": [{"delta": {"role": "assistant", "content": ""}}]}) + "\n\n")
-        out += ["data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": t}}]}) + "\n\n" for t in tokens]
-        out.append("data: " + json.dumps({"choices": [], "usage": {"completion_tokens": len(tokens)}}) + "\n\n")
+            out.append(
+                "data: " + json.dumps({"choices": [{"delta": {"role": "assistant", "content": ""}}]}) + "\n\n"
+            )
+        out += [
+            "data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": t}}]}) + "\n\n"
+            for t in tokens
+        ]
+        out.append(
+            "data: " + json.dumps({"choices": [], "usage": {"completion_tokens": len(tokens)}}) + "\n\n"
+        )
         out.append("data: [DONE]\n\n")
     elif fmt == "triton":
         out += ["data: " + json.dumps({"model_name": "m", "text_output": t}) + "\n\n" for t in tokens]
@@ -40,7 +52,7 @@ def _events(fmt: str, tokens: list[str], *, first: str = "none") -> bytes:
 def _split(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({c % (len(data) + 1) for c in cuts})
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def _parse(fmt: str, parts: list[bytes], content_type: str | None = None) -> tuple[list[str], StreamParser]:
@@ -59,7 +71,9 @@ def _parse(fmt: str, parts: list[bytes], content_type: str | None = None) -> tup
     cuts=st.lists(st.integers(min_value=0, max_value=10_000), max_size=30),
     auto=st.booleans(),
 )
-def test_any_split_reassembles_to_the_same_tokens(fmt: str, tokens: list[str], cuts: list[int], auto: bool) -> None:
+def test_any_split_reassembles_to_the_same_tokens(
+    fmt: str, tokens: list[str], cuts: list[int], auto: bool
+) -> None:
     data = _events(fmt, tokens)
     content_type = "application/jsonlines" if fmt == "ndjson" else "text/event-stream"
     pieces, parser = _parse("auto" if auto else fmt, _split(data, cuts), content_type)
@@ -71,7 +85,9 @@ def test_any_split_reassembles_to_the_same_tokens(fmt: str, tokens: list[str], c
 
 
 @settings(max_examples=60, deadline=None)
-@given(fmt=st.sampled_from(["ndjson", "tgi", "openai", "triton"]), merges=st.integers(min_value=1, max_value=5))
+@given(
+    fmt=st.sampled_from(["ndjson", "tgi", "openai", "triton"]), merges=st.integers(min_value=1, max_value=5)
+)
 def test_merged_lines_in_one_part(fmt: str, merges: int) -> None:
     data = _events(fmt, TOKENS)
     chunk = max(1, len(data) // merges)
