@@ -6,36 +6,22 @@ from pathlib import Path
 
 import pandas as pd
 
-from bench.collect.record import COLUMNS
-
-_TEXT = (
-    "worker",
-    "user_class",
-    "request_type",
-    "name",
-    "endpoint",
-    "variant",
-    "target_model",
-    "inference_id",
-    "status",
-    "error_type",
-    "error_stage",
-)
+from bench.collect.record import COLUMNS, TEXT_COLUMNS
 
 
 def load_records(path: Path) -> pd.DataFrame:
     """All records of a run, with numeric columns as floats and text columns as strings ("" = empty)."""
     frame = pd.read_csv(
         path,
-        dtype={c: "string" for c in _TEXT},
+        dtype={c: "string" for c in TEXT_COLUMNS},
         keep_default_na=False,
-        na_values={c: [""] for c in COLUMNS if c not in _TEXT},
+        na_values={c: [""] for c in COLUMNS if c not in TEXT_COLUMNS},
     )
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks columns {missing}; is it a requests.csv of this harness?")
     for column in COLUMNS:
-        if column not in _TEXT:
+        if column not in TEXT_COLUMNS:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     frame["end_s"] = frame["timestamp_s"] + frame["latency_ms"] / 1000.0
     return frame

@@ -51,13 +51,6 @@ TIMESERIES_COLUMNS = (
     "ttfp_p95_ms",
     "ttfp_p99_ms",
 )
-_LATENCY_PERCENTILES = {
-    "latency_p50_ms": 50,
-    "latency_p90_ms": 90,
-    "latency_p95_ms": 95,
-    "latency_p99_ms": 99,
-    "latency_p999_ms": 99.9,
-}
 
 
 def percentile(values: pd.Series, q: float) -> float:
@@ -101,21 +94,20 @@ def _summary_row(
         "rps": count / window if window > 0 else float("nan"),
         "latency_mean_ms": float(latency.mean()) if len(latency) else float("nan"),
         "latency_max_ms": float(latency.max()) if len(latency) else float("nan"),
-        "ttfp_p50_ms": percentile(group["ttfp_ms"], 50),
-        "ttfp_p95_ms": percentile(group["ttfp_ms"], 95),
-        "ttfp_p99_ms": percentile(group["ttfp_ms"], 99),
-        "ttft_p50_ms": percentile(group["ttft_ms"], 50),
-        "ttft_p95_ms": percentile(group["ttft_ms"], 95),
-        "ttft_p99_ms": percentile(group["ttft_ms"], 99),
-        "itl_p50_ms": percentile(group["itl_mean_ms"], 50),
-        "itl_p99_ms": percentile(group["itl_mean_ms"], 99),
+        **_percentiles(group["ttfp_ms"], "ttfp", (50, 95, 99)),
+        **_percentiles(group["ttft_ms"], "ttft", (50, 95, 99)),
+        **_percentiles(group["itl_mean_ms"], "itl", (50, 99)),
         "tokens_per_s": float(group["tokens"].sum()) / window
         if window > 0 and group["tokens"].notna().any()
         else float("nan"),
     }
-    for column, q in _LATENCY_PERCENTILES.items():
-        row[column] = percentile(latency, q)
+    row.update(_percentiles(latency, "latency", (50, 90, 95, 99, 99.9)))
     return row
+
+
+def _percentiles(values: pd.Series, metric: str, qs: tuple[float, ...]) -> dict[str, float]:
+    """``{metric}_p50_ms``-style columns; p99.9 is ``p999``."""
+    return {f"{metric}_p{q:g}_ms".replace(".", ""): percentile(values, q) for q in qs}
 
 
 def timeseries(frame: pd.DataFrame) -> pd.DataFrame:
@@ -132,12 +124,8 @@ def timeseries(frame: pd.DataFrame) -> pd.DataFrame:
                 "users": group["users"].max(),
                 "requests": len(group),
                 "errors": int((group["status"] == "error").sum()),
-                "latency_p50_ms": percentile(ok["latency_ms"], 50),
-                "latency_p95_ms": percentile(ok["latency_ms"], 95),
-                "latency_p99_ms": percentile(ok["latency_ms"], 99),
-                "ttfp_p50_ms": percentile(group["ttfp_ms"], 50),
-                "ttfp_p95_ms": percentile(group["ttfp_ms"], 95),
-                "ttfp_p99_ms": percentile(group["ttfp_ms"], 99),
+                **_percentiles(ok["latency_ms"], "latency", (50, 95, 99)),
+                **_percentiles(group["ttfp_ms"], "ttfp", (50, 95, 99)),
             }
         )
     return pd.DataFrame(rows, columns=list(TIMESERIES_COLUMNS))

@@ -65,6 +65,22 @@ COLUMNS = (
 )
 
 
+# Columns holding text; every other column is a number (or empty).
+TEXT_COLUMNS = (
+    "worker",
+    "user_class",
+    "request_type",
+    "name",
+    "endpoint",
+    "variant",
+    "target_model",
+    "inference_id",
+    "status",
+    "error_type",
+    "error_stage",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RequestRecord:
     timestamp_s: float
