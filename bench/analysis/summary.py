@@ -2,7 +2,8 @@
 
 Stream statistics: TTFP and TTFT percentiles are over every record that measured them (a stream that
 failed mid-way still had a first part); ``itl_*`` are percentiles of the per-stream mean gap between
-parts; ``tokens_per_s`` is the row's tokens over the measured window.
+parts; ``tokens_per_s`` is the row's tokens over the measured window; ``output_tokens_per_s_*`` are
+over successful streams' own generation rates (``output_tokens_per_s``).
 
 Latency percentiles are over successful requests (a fast error must not flatter latency); counts,
 error rate and throughput are over all requests. ``rps`` of every row divides by the same measured
@@ -38,6 +39,8 @@ SUMMARY_COLUMNS = (
     "itl_p50_ms",
     "itl_p99_ms",
     "tokens_per_s",
+    "output_tokens_per_s_p50",
+    "output_tokens_per_s_mean",
 )
 TIMESERIES_COLUMNS = (
     "second_s",
@@ -102,7 +105,20 @@ def _summary_row(
         else float("nan"),
     }
     row.update(_percentiles(latency, "latency", (50, 90, 95, 99, 99.9)))
+    per_stream = output_tokens_per_s(ok)
+    row["output_tokens_per_s_p50"] = percentile(per_stream, 50)
+    row["output_tokens_per_s_mean"] = float(per_stream.mean()) if per_stream.notna().any() else float("nan")
     return row
+
+
+def output_tokens_per_s(frame: pd.DataFrame) -> pd.Series:
+    """Per stream, the generation rate after the first token: (tokens - 1) / (latency - ttft).
+
+    genai-perf's "output token throughput per user"; NaN for records without two tokens.
+    """
+    decode_s = (frame["latency_ms"] - frame["ttft_ms"]) / 1000.0
+    rate = (frame["tokens"] - 1) / decode_s
+    return rate.where((frame["tokens"] > 1) & (decode_s > 0))
 
 
 def _percentiles(values: pd.Series, metric: str, qs: tuple[float, ...]) -> dict[str, float]:
