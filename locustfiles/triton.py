@@ -7,7 +7,8 @@
         --region us-east-1 --prompt "Summarise this ticket" --stream-format tgi
 
 Name a class on the command line (or use the web UI's class picker) to run one kind of user only.
-Options: `locust -f locustfiles/triton.py --help` (section "Custom arguments"), README.md.
+Options: README.md ("Options"), or `bench invoke --help` (the same options; Locust prints its --help
+before it loads a locustfile, so it cannot list them).
 """
 
 import locust  # noqa: F401  (first: gevent monkey-patching must precede boto3 and urllib3)
