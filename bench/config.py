@@ -133,6 +133,8 @@ class RunConfig:
     report_dir: Path = Path("reports")
     run_name: str = ""
     warmup_s: float = 0.0
+    gates: tuple[str, ...] = ()  # gate expressions (bench.analysis.gates), checked when parsed
+    gate_abort: bool = False
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-/]+$")

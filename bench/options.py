@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench.analysis.gates import parse_gates
 from bench.config import (
     DEMO_LLM_ENDPOINT,
     DEMO_TRITON_ENDPOINT,
@@ -44,6 +45,7 @@ class Option:
     metavar: str | None = None
     default: Any = None
     repeat: bool = False
+    flag: bool = False
     choices: tuple[str, ...] | None = None
     web_ui: bool = False
     secret: bool = False
@@ -171,6 +173,18 @@ OPTIONS: tuple[Option, ...] = (
         "DURATION",
         default="0s",
     ),
+    # CI gates.
+    Option(
+        ("--gate",),
+        "A performance gate, e.g. 'p95(latency)<250ms' (repeatable); a failed gate exits 3.",
+        "EXPR",
+        repeat=True,
+    ),
+    Option(
+        ("--gate-abort",),
+        "Stop the run as soon as a gate can no longer pass (max, min, count, errors gates), after the warm-up.",
+        flag=True,
+    ),
 )
 
 
@@ -188,13 +202,16 @@ def add_options(parser: Any, *, locust: bool, environ: Mapping[str, str] | None 
             kwargs["help"] = f"{option.help} One of: {', '.join(option.choices)} (default {option.default})."
         if option.repeat:
             kwargs["action"] = "append"
+        if option.flag:
+            kwargs["action"] = "store_true"
+            kwargs.pop("metavar", None)
         default = option.default
         if locust:
             kwargs["env_var"] = option.env_var
             kwargs["include_in_web_ui"] = option.web_ui
         elif environ and option.env_var in environ:
             value = environ[option.env_var]
-            default = _split_env_list(value) if option.repeat else value
+            default = _split_env_list(value) if option.repeat else (_truthy(value) if option.flag else value)
         kwargs["default"] = default
         parser.add_argument(*option.flags, **kwargs)
 
@@ -205,6 +222,10 @@ def _split_env_list(value: str) -> list[str]:
     if text.startswith("[") and text.endswith("]"):
         return [v.strip() for v in text[1:-1].split(",") if v.strip()]
     return [text]
+
+
+def _truthy(value: str) -> bool:
+    return value.strip().lower() in ("1", "true", "yes", "on")
 
 
 def needs_emulator(values: Mapping[str, Any]) -> bool:
@@ -272,6 +293,8 @@ def run_config_from_options(
         report_dir=Path(values.get("report_dir") or "reports"),
         run_name=_text(values.get("run_name")) or endpoint.name,
         warmup_s=parse_duration(values.get("warmup") or "0s", option="--warmup"),
+        gates=tuple(g.expression for g in parse_gates(values.get("gate") or [])),
+        gate_abort=bool(values.get("gate_abort")),
     )
 
 

@@ -14,7 +14,9 @@ A locustfile calls ``install()`` once (explicitly; importing this module has no 
 from __future__ import annotations
 
 import atexit
+import csv
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -28,8 +30,10 @@ import gevent
 import locust
 from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
-from bench.collect import CsvRecordWriter, RequestCollector
+from bench.analysis.gates import GateResult, GateWatch, parse_gates
+from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.options import add_options, needs_emulator, option_values, run_config_from_options
@@ -38,6 +42,7 @@ from bench.payload.pool import build_requests
 from bench.report import (
     ERROR_SAMPLES_JSON,
     REQUESTS_CSV,
+    format_gates,
     format_summary,
     new_run_dir,
     write_run_json,
@@ -84,6 +89,7 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         sys.exit(2)
     environment.events.test_start.add_listener(harness.on_test_start)
     environment.events.test_stop.add_listener(harness.on_test_stop)
+    environment.events.quitting.add_listener(harness.on_quitting)
     environment.events.quit.add_listener(harness.on_quit)
 
 
@@ -103,6 +109,8 @@ class Harness:
         self.run_dir: Path | None = None
         self.started_at: float | None = None
         self._closing_lines: list[str] = []
+        self.gates_passed: bool | None = None  # verdict of the last run's gates (None: no gates)
+        self.aborted_by: GateResult | None = None
 
     # ---- configuration -------------------------------------------------------------------------
     def _values(self) -> dict[str, Any]:
@@ -219,15 +227,35 @@ class Harness:
             )
         self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
         self.started_at = time.time()
+        observers = []
+        if self.config.gate_abort and self.config.gates:
+            observers.append(
+                self._watch_gates(GateWatch(parse_gates(self.config.gates), self.config.warmup_s))
+            )
         self.collector = RequestCollector(
             CsvRecordWriter(self.run_dir / REQUESTS_CSV),
             worker="local",
             users=lambda: self.runner.user_count,
             clock=time.time,
+            observers=observers,
         )
         self.environment.events.request.add_listener(self.collector.on_request)
         self._write_run_json(ended_at=None)
         logger.info("writing %s", self.run_dir)
+
+    def _watch_gates(self, watch: GateWatch) -> Any:
+        def observe(record: RequestRecord) -> None:
+            if self.aborted_by is not None:
+                return
+            verdict = watch.observe(record)
+            if verdict is not None:
+                self.aborted_by = verdict
+                logger.error(
+                    "gate %s %s; stopping the run (--gate-abort)", verdict.gate.expression, verdict.reason
+                )
+                gevent.spawn_later(0, self.runner.quit)
+
+        return observe
 
     def on_test_stop(self, **_: Any) -> None:
         collector, run_dir = self.collector, self.run_dir
@@ -238,8 +266,24 @@ class Harness:
         self.collector = None
         (run_dir / ERROR_SAMPLES_JSON).write_text(_json(collector.error_sample_list()), encoding="utf-8")
         self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
-        tables = write_tables(run_dir, warmup_s=self.config.warmup_s)
+        self._write_locust_csvs(run_dir)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        tables = write_tables(
+            run_dir,
+            warmup_s=self.config.warmup_s,
+            gates=self.config.gates,
+            step_summary=Path(step_summary) if step_summary else None,
+        )
         lines = [format_summary(tables.summary)]
+        if tables.gates:
+            self.gates_passed = tables.gates_passed
+            lines += ["", format_gates(tables.gates)]
+            if self.aborted_by is not None:
+                lines.append(
+                    f"bench: stopped early (--gate-abort): {self.aborted_by.gate.expression} {self.aborted_by.reason}"
+                )
+            verdict = "all gates passed" if tables.gates_passed else "GATES FAILED (exit code 3)"
+            lines.append(f"bench: {verdict}; see gates.json, junit.xml, summary.md")
         if self.config.warmup_s > 0:
             lines.append(
                 f"bench: the summary leaves out the first {self.config.warmup_s:g} s (warm-up): "
@@ -248,6 +292,22 @@ class Harness:
         lines.append(f"bench: run directory {run_dir} ({collector.writer.rows} requests in {REQUESTS_CSV})")
         self._closing_lines = lines
         logger.info("wrote %s", run_dir)
+
+    def _write_locust_csvs(self, run_dir: Path) -> None:
+        """Locust's own statistics tables, final, next to ours (``locust_stats.csv`` ...)."""
+        stats = StatsCSV(self.environment, PERCENTILES_TO_REPORT)
+        for name, write in (
+            ("stats", stats.requests_csv),
+            ("failures", stats.failures_csv),
+            ("exceptions", stats.exceptions_csv),
+        ):
+            with (run_dir / f"locust_{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+                write(csv.writer(handle))
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        """With gates, the gates decide the exit code (3 when one failed), not request failures."""
+        if self.gates_passed is not None and environment.process_exit_code is None:
+            environment.process_exit_code = 0 if self.gates_passed else 3
 
     def on_quit(self, **_: Any) -> None:
         """After Locust's own closing tables: the exact summary of the last run and where it is."""

@@ -7,7 +7,7 @@ travels in the event's ``context`` dict under the ``RequestRecord`` field names.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bench.collect.record import RequestRecord
@@ -71,7 +71,8 @@ def record_from_event(
 class RequestCollector:
     """Turns each request event into a row of ``requests.csv``.
 
-    Also keeps the first message of each (error_type, error_stage), for ``errors.csv``.
+    Also keeps the first message of each (error_type, error_stage), for ``errors.csv``, and hands each
+    record to the ``observers`` (the live gate watch) after it is written.
     """
 
     def __init__(
@@ -81,11 +82,13 @@ class RequestCollector:
         worker: str = "local",
         users: Callable[[], int | None] = lambda: None,
         clock: Callable[[], float],
+        observers: Sequence[Callable[[RequestRecord], None]] = (),
     ) -> None:
         self.writer = writer
         self._worker = worker
         self._users = users
         self._clock = clock
+        self._observers = tuple(observers)
         self.error_samples: dict[tuple[str, str], str] = {}
 
     def on_request(
@@ -112,6 +115,8 @@ class RequestCollector:
             now=self._clock(),
         )
         self.writer.write(record)
+        for observe in self._observers:
+            observe(record)
         if exception is not None and record.error_type is not None:
             key = (record.error_type, record.error_stage or "request")
             if key not in self.error_samples:

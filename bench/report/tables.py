@@ -10,6 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from bench.analysis import error_table, load_records, measured, summarize, timeseries
+from bench.analysis.gates import GateResult, evaluate_gates, parse_gates
+from bench.report.gatefiles import write_gate_files
 
 REQUESTS_CSV = "requests.csv"
 ERROR_SAMPLES_JSON = "error_samples.json"
@@ -22,6 +24,11 @@ class RunTables:
     timeseries: pd.DataFrame
     records: int
     measured_records: int
+    gates: tuple[GateResult, ...] = ()
+
+    @property
+    def gates_passed(self) -> bool:
+        return all(g.passed for g in self.gates)
 
 
 def read_error_samples(run_dir: Path) -> dict[tuple[str, str], str]:
@@ -32,20 +39,30 @@ def read_error_samples(run_dir: Path) -> dict[tuple[str, str], str]:
     return {(str(i["error_type"]), str(i["error_stage"])): str(i["message"]) for i in items}
 
 
-def write_tables(run_dir: Path, *, warmup_s: float = 0.0) -> RunTables:
-    """Write summary.csv, errors.csv and timeseries.csv into ``run_dir``; return the tables."""
+def write_tables(
+    run_dir: Path, *, warmup_s: float = 0.0, gates: tuple[str, ...] = (), step_summary: Path | None = None
+) -> RunTables:
+    """Write summary.csv, errors.csv, timeseries.csv and, with gates, gates.json, junit.xml and summary.md.
+
+    Everything comes from ``requests.csv`` (and ``error_samples.json``) alone, so a finished run can
+    be re-reported or re-gated offline. ``step_summary`` ($GITHUB_STEP_SUMMARY) receives summary.md too.
+    """
     records = load_records(run_dir / REQUESTS_CSV)
     window = measured(records, warmup_s)
+    results = tuple(evaluate_gates(window, parse_gates(gates))) if gates else ()
     tables = RunTables(
         summary=summarize(window),
         errors=error_table(window, read_error_samples(run_dir)),
         timeseries=timeseries(records),
         records=len(records),
         measured_records=len(window),
+        gates=results,
     )
     tables.summary.to_csv(run_dir / "summary.csv", index=False, float_format="%.3f")
     tables.errors.to_csv(run_dir / "errors.csv", index=False, float_format="%.6f")
     tables.timeseries.to_csv(run_dir / "timeseries.csv", index=False, float_format="%.3f")
+    if results:
+        write_gate_files(run_dir, results, tables.summary, step_summary=step_summary)
     return tables
 
 

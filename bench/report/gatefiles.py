@@ -1,0 +1,138 @@
+"""Gate verdicts as files CI systems read: ``gates.json``, ``junit.xml``, ``summary.md``, and a console table."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from xml.sax.saxutils import escape, quoteattr
+
+import pandas as pd
+
+from bench.analysis.gates import GateResult
+
+GATES_JSON = "gates.json"
+JUNIT_XML = "junit.xml"
+SUMMARY_MD = "summary.md"
+
+
+def write_gate_files(
+    run_dir: Path, results: Sequence[GateResult], summary: pd.DataFrame, *, step_summary: Path | None = None
+) -> list[Path]:
+    """Write the three files; append ``summary.md`` to ``step_summary`` ($GITHUB_STEP_SUMMARY) when given."""
+    passed = all(r.passed for r in results)
+    document = {
+        "passed": passed,
+        "gates": [
+            {
+                "expression": r.gate.expression,
+                "passed": r.passed,
+                "observed": r.observed,
+                "threshold": r.gate.threshold,
+                "operator": r.gate.op,
+                "unit": r.gate.unit,
+                "metric": r.gate.metric,
+                "stat": r.gate.stat,
+                "scope": {"type": r.gate.request_type, "name": r.gate.name, "variant": r.gate.variant},
+                "reason": r.reason,
+            }
+            for r in results
+        ],
+    }
+    paths = [run_dir / GATES_JSON, run_dir / JUNIT_XML, run_dir / SUMMARY_MD]
+    paths[0].write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    paths[1].write_text(junit_xml(results), encoding="utf-8")
+    markdown = summary_markdown(results, summary, run_dir)
+    paths[2].write_text(markdown, encoding="utf-8")
+    if step_summary is not None:
+        with step_summary.open("a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    return paths
+
+
+def junit_xml(results: Sequence[GateResult]) -> str:
+    """One testsuite, one testcase per gate; a failure carries observed vs threshold."""
+    failures = sum(not r.passed for r in results)
+    lines = [
+        '<?xml version="1.0" encoding="UTF-8"?>',
+        f'<testsuites name="bench" tests="{len(results)}" failures="{failures}">',
+        f'  <testsuite name="bench.gates" tests="{len(results)}" failures="{failures}" errors="0" skipped="0">',
+    ]
+    for result in results:
+        name = quoteattr(result.gate.expression)
+        if result.passed:
+            lines.append(f'    <testcase classname="bench.gates" name={name} time="0">')
+            lines.append(f"      <system-out>{escape(result.reason)}</system-out>")
+        else:
+            lines.append(f'    <testcase classname="bench.gates" name={name} time="0">')
+            lines.append(
+                f'      <failure message={quoteattr(result.reason)} type="GateFailed">{escape(result.reason)}</failure>'
+            )
+        lines.append("    </testcase>")
+    lines += ["  </testsuite>", "</testsuites>", ""]
+    return "\n".join(lines)
+
+
+def summary_markdown(results: Sequence[GateResult], summary: pd.DataFrame, run_dir: Path) -> str:
+    passed = all(r.passed for r in results)
+    headline = (
+        "✅ all gates passed"
+        if passed
+        else f"❌ {sum(not r.passed for r in results)} of {len(results)} gates failed"
+    )
+    lines = [
+        f"## Performance gates: {headline}",
+        "",
+        "| | gate | observed | threshold |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        mark = "✅" if r.passed else "❌"
+        observed = r.observed_text() if r.observed is not None else f"— ({_md(r.reason)})"
+        lines.append(f"| {mark} | `{_md(r.gate.expression)}` | {observed} | {_md(r.threshold_text())} |")
+    lines += [
+        "",
+        "| type | name | variant | count | errors | rps | p50 ms | p95 ms | p99 ms | ttfp p95 ms |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in summary.itertuples(index=False):
+        cells = [
+            row.request_type,
+            row.name,
+            row.variant or "",
+            row.count,
+            row.errors,
+            _num(row.rps, 1),
+            _num(row.latency_p50_ms),
+            _num(row.latency_p95_ms),
+            _num(row.latency_p99_ms),
+            _num(row.ttfp_p95_ms),
+        ]
+        lines.append("| " + " | ".join(_md(str(c)) for c in cells) + " |")
+    lines += ["", f"Run directory: `{_md(str(run_dir))}`", ""]
+    return "\n".join(lines)
+
+
+def format_gates(results: Sequence[GateResult]) -> str:
+    """The console table: one line per gate with a pass/fail mark."""
+    width = max([len(r.gate.expression) for r in results] + [4])
+    lines = [f"{'gate':<{width}}  {'observed':>14}  {'threshold':>16}  result"]
+    for r in results:
+        mark = "✓ pass" if r.passed else "✗ FAIL"
+        lines.append(
+            f"{r.gate.expression:<{width}}  {r.observed_text():>14}  {r.threshold_text():>16}  {mark}"
+        )
+        if not r.passed and r.observed is None:
+            lines.append(f"{'':<{width}}  {r.reason}")
+    return "\n".join(lines)
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _num(value: object, digits: int = 2) -> str:
+    if not isinstance(value, int | float) or math.isnan(float(value)):
+        return "-"
+    return f"{float(value):.{digits}f}"

@@ -1,0 +1,224 @@
+"""Gate grammar, evaluation against numpy, the live abort watch, and the CI files."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bench.analysis.gates import (
+    RUN_METRICS,
+    SAMPLE_METRICS,
+    GateWatch,
+    evaluate_gates,
+    parse_gate,
+    parse_gates,
+)
+from bench.collect import RequestRecord
+from bench.errors import ConfigError
+from bench.report.gatefiles import format_gates, junit_xml, summary_markdown
+
+SCOPES = st.sampled_from(
+    ["", "name:ep ", "type:invoke ", "type:stream ", "variant:canary ", "invoke:ep ", "stream:llm variant:a "]
+)
+OPS = st.sampled_from(["<", "<=", ">", ">=", "=="])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    scope=SCOPES,
+    metric=st.sampled_from(list(SAMPLE_METRICS)),
+    stat=st.sampled_from(["mean", "min", "max", "p50", "p95", "p99", "p99.9", "avg", "med"]),
+    op=OPS,
+    value=st.decimals(min_value=0, max_value=100000, places=2),
+    unit=st.sampled_from(["", "ms", "s"]),
+)
+def test_sample_gates_round_trip(
+    scope: str, metric: str, stat: str, op: str, value: object, unit: str
+) -> None:
+    text = f"{scope}{stat}({metric}){op}{value}{unit}"
+    gate = parse_gate(text)
+    assert gate.metric == metric
+    assert gate.op == op
+    assert gate.stat == {"avg": "mean", "med": "p50"}.get(stat, stat)
+    assert gate.threshold == pytest.approx(float(str(value)) * (1000 if unit == "s" else 1))
+    assert parse_gate(gate.expression) == gate  # the stored expression parses to the same gate
+    if scope.startswith(("invoke:", "stream:")):
+        assert (gate.request_type, gate.name) == (scope.split(":")[0], scope.split(":")[1].split()[0])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    scope=SCOPES,
+    metric=st.sampled_from(list(RUN_METRICS)),
+    op=OPS,
+    value=st.integers(min_value=0, max_value=10**6),
+)
+def test_run_gates_round_trip(scope: str, metric: str, op: str, value: int) -> None:
+    unit = "%" if metric == "error_rate" else ""
+    gate = parse_gate(f"{scope}{metric} {op} {value}{unit}")
+    assert (gate.metric, gate.stat, gate.op) == (metric, None, op)
+    assert gate.threshold == pytest.approx(value / 100 if unit else value)
+
+
+@pytest.mark.parametrize(
+    ("text", "token"),
+    [
+        ("p95(latncy)<250ms", "'latncy' at column 5"),
+        ("latency<250ms", "'latency' at column 1"),
+        ("p95(latency)<250%", "'%'"),
+        ("p95(latency)", "'(end)'"),
+        ("p95(latency)<", "'(end)'"),
+        ("mean(rps)>1", "'mean(rps)' at column 1"),
+        ("rps>1ms", "'ms'"),
+        ("error_rate<1s", "'s'"),
+        ("type:grpc p95(latency)<1", "'grpc' at column 6"),
+        ("p95(latency)=1", "'=1'"),
+        ("p95(latency)<fast", "'fast'"),
+        ("", "expected a metric"),
+    ],
+)
+def test_malformed_gates_point_at_the_bad_token(text: str, token: str) -> None:
+    with pytest.raises(ConfigError, match=r"^--gate ") as caught:
+        parse_gate(text)
+    assert token in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def _frame(latencies: np.ndarray, *, errors: int = 0, ttfp: np.ndarray | None = None) -> pd.DataFrame:
+    n = len(latencies)
+    status = ["error"] * errors + ["ok"] * (n - errors)
+    return pd.DataFrame(
+        {
+            "timestamp_s": np.arange(n) * 0.01,
+            "end_s": np.arange(n) * 0.01 + latencies / 1000,
+            "request_type": ["invoke"] * n,
+            "name": ["ep"] * n,
+            "variant": ["AllTraffic"] * n,
+            "status": status,
+            "latency_ms": latencies,
+            "ttfp_ms": ttfp if ttfp is not None else np.full(n, np.nan),
+            "ttft_ms": np.full(n, np.nan),
+            "itl_mean_ms": np.full(n, np.nan),
+            "tokens": np.full(n, np.nan),
+        }
+    )
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.floats(min_value=0.1, max_value=5000), min_size=1, max_size=200),
+    st.sampled_from([50, 90, 95, 99, 99.9]),
+)
+def test_percentile_gates_equal_numpy(values: list[float], q: float) -> None:
+    array = np.array(values)
+    expected = float(np.percentile(array, q))
+    (result,) = evaluate_gates(_frame(array), parse_gates([f"p{q:g}(latency)<={expected}"]))
+    assert result.observed == pytest.approx(expected)
+    assert result.passed
+
+
+def test_run_metrics_scopes_and_missing_data() -> None:
+    frame = _frame(np.full(100, 10.0), errors=5)
+    results = evaluate_gates(
+        frame,
+        parse_gates(
+            [
+                "error_rate<=5%",
+                "errors<5",
+                "count==100",
+                "rps>=99",
+                "name:other count==0",
+                "p99(ttfp)<1s",
+                "tokens_per_s>0",
+                "variant:none error_rate<1%",
+            ]
+        ),
+    )
+    observed = {r.gate.expression: (r.passed, r.observed) for r in results}
+    assert observed["error_rate<=5%"] == (True, pytest.approx(0.05))
+    assert observed["errors<5"] == (False, 5.0)
+    assert observed["count==100"] == (True, 100.0)
+    window = 99 * 0.01 + 0.01  # first start to last completion
+    assert observed["rps>=99"] == (True, pytest.approx(100 / window))
+    assert observed["name:other count==0"] == (True, 0.0)
+    assert observed["p99(ttfp)<1s"] == (False, None)  # no streams: fails, with a reason
+    assert observed["tokens_per_s>0"] == (False, None)
+    assert observed["variant:none error_rate<1%"] == (False, None)
+    assert "no ttfp values" in results[5].reason
+
+
+def _record(ts: float, latency: float, status: str = "ok", request_type: str = "invoke") -> RequestRecord:
+    return RequestRecord(
+        ts,
+        ts,
+        "local",
+        "U",
+        request_type,
+        "ep",
+        "ep",
+        None,
+        None,
+        None,
+        1,
+        None,
+        status,
+        None,
+        None,
+        200,
+        latency,
+    )
+
+
+def test_gate_watch_aborts_only_gates_that_can_no_longer_pass() -> None:
+    watch = GateWatch(parse_gates(["max(latency)<100ms", "p99(latency)<1ms", "errors<=1"]), warmup_s=1.0)
+    assert [g.expression for g in watch.gates] == ["max(latency)<100ms", "errors<=1"]
+    assert watch.observe(_record(0.0, 500.0)) is None  # within the warm-up
+    assert watch.observe(_record(1.5, 50.0)) is None
+    assert (
+        watch.observe(_record(1.6, 900.0, status="error")) is None
+    )  # failed requests have no latency; first error
+    tripped = watch.observe(_record(1.7, 120.0))
+    assert tripped is not None
+    assert tripped.gate.expression == "max(latency)<100ms"
+    assert tripped.observed == 120.0
+    errors = GateWatch(parse_gates(["type:invoke errors<=1"]))
+    assert errors.observe(_record(0, 1, "error")) is None
+    assert errors.observe(_record(0, 1, "error", request_type="stream")) is None  # out of scope
+    assert errors.observe(_record(0, 1, "error")) is not None
+
+
+def test_ci_files(tmp_path: Path) -> None:
+    results = evaluate_gates(_frame(np.full(10, 10.0)), parse_gates(["p95(latency)<5ms", "count>=1"]))
+    root = ET.fromstring(junit_xml(results))
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures")) == ("2", "1")
+    failure = suite.find("testcase/failure")
+    assert failure is not None
+    assert "observed 10.00 ms, threshold < 5.00 ms" in (failure.get("message") or "")
+    summary = pd.DataFrame(
+        [
+            {
+                "request_type": "ALL",
+                "name": "ALL",
+                "variant": "",
+                "count": 10,
+                "errors": 0,
+                "rps": 1.0,
+                "latency_p50_ms": 10.0,
+                "latency_p95_ms": 10.0,
+                "latency_p99_ms": 10.0,
+                "ttfp_p95_ms": float("nan"),
+            }
+        ]
+    )
+    markdown = summary_markdown(results, summary, tmp_path)
+    assert "❌ 1 of 2 gates failed" in markdown
+    assert "| ❌ | `p95(latency)<5ms` | 10.00 ms | < 5.00 ms |" in markdown
+    assert "✗ FAIL" in format_gates(results)
