@@ -45,7 +45,7 @@ SUMMARY_COLUMNS = (
 TIMESERIES_COLUMNS = (
     "second_s",
     "users",
-    "requests",
+    "rps",
     "errors",
     "latency_p50_ms",
     "latency_p95_ms",
@@ -127,7 +127,7 @@ def _percentiles(values: pd.Series, metric: str, qs: tuple[float, ...]) -> dict[
 
 
 def timeseries(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per second of completion: users, requests, errors, latency and TTFP percentiles in that second."""
+    """Per second of completion: users, rps (requests completed in that second), errors, latency and TTFP percentiles."""
     if frame.empty:
         return pd.DataFrame(columns=list(TIMESERIES_COLUMNS))
     second = np.floor(frame["end_s"]).astype("int64")
@@ -138,7 +138,7 @@ def timeseries(frame: pd.DataFrame) -> pd.DataFrame:
             {
                 "second_s": int(value),
                 "users": group["users"].max(),
-                "requests": len(group),
+                "rps": len(group),
                 "errors": int((group["status"] == "error").sum()),
                 **_percentiles(ok["latency_ms"], "latency", (50, 95, 99)),
                 **_percentiles(group["ttfp_ms"], "ttfp", (50, 95, 99)),

@@ -93,13 +93,19 @@ def test_write_tables_regenerates_reports(tmp_path: Path) -> None:
     assert list(summary.columns)[:4] == ["request_type", "name", "variant", "count"]
     assert summary.iloc[-1]["latency_p50_ms"] == pytest.approx(7.0)  # over the 3 successful requests
     timeseries = pd.read_csv(tmp_path / "timeseries.csv")
-    assert timeseries["requests"].sum() == tables.records == 4
+    assert timeseries["rps"].sum() == tables.records == 4
 
 
 def test_output_tokens_per_second_of_streams() -> None:
     from bench.analysis.summary import output_tokens_per_s
 
-    frame = pd.DataFrame({"latency_ms": [1100.0, 500.0, 300.0], "ttft_ms": [100.0, 500.0, float("nan")], "tokens": [51.0, 1.0, 10.0]})
+    frame = pd.DataFrame(
+        {
+            "latency_ms": [1100.0, 500.0, 300.0],
+            "ttft_ms": [100.0, 500.0, float("nan")],
+            "tokens": [51.0, 1.0, 10.0],
+        }
+    )
     rates = output_tokens_per_s(frame)
     assert rates.iloc[0] == pytest.approx(50.0)  # 50 tokens after the first, in 1 s
     assert rates.iloc[1:].isna().all()  # one token, or no first token: no rate
