@@ -3,8 +3,11 @@
     bench serve   [--host 127.0.0.1] [--port 8080] [--config FILE] [--container NAME] [--print-config]
     bench invoke  [same endpoint and payload options as the locustfile]
     bench report  RUN_DIR [--warmup DURATION]
+    bench gate    RUN_DIR --gate EXPR [--gate EXPR ...] [--warmup DURATION]
+    bench compare BASELINE_DIR CANDIDATE_DIR [--max-regression 10%] [--out DIR]
 
-Exit codes: 0 ok; 1 the endpoint answered with an error (invoke); 2 bad configuration or usage.
+Exit codes: 0 ok; 1 the endpoint answered with an error (invoke); 2 bad configuration or usage;
+3 a gate failed (gate, report) or a significant regression (compare).
 """
 
 from __future__ import annotations
@@ -51,6 +54,31 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="regenerate a run's report files from its requests.csv")
     report.add_argument("run_dir", type=Path, help="a run directory (reports/<stamp>-<name>)")
     report.add_argument("--warmup", help="override the warm-up left out of summaries (default: the run's)")
+
+    gate = commands.add_parser(
+        "gate", help="evaluate gates on a finished run (same code and exit codes as a live run)"
+    )
+    gate.add_argument("run_dir", type=Path, help="a run directory (reports/<stamp>-<name>)")
+    gate.add_argument(
+        "--gate",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="a gate (repeatable; default: the run's own)",
+    )
+    gate.add_argument("--warmup", help="override the warm-up left out of the evaluation (default: the run's)")
+
+    compare = commands.add_parser("compare", help="compare a candidate run with a baseline run")
+    compare.add_argument("baseline", type=Path, help="the baseline run directory")
+    compare.add_argument("candidate", type=Path, help="the candidate run directory")
+    compare.add_argument(
+        "--max-regression",
+        default="10%",
+        help="regressions larger than this (and significant) fail (default 10%%)",
+    )
+    compare.add_argument(
+        "--out", type=Path, help="where compare.csv and compare.md go (default: the candidate directory)"
+    )
     return parser
 
 
@@ -61,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "invoke":
             return _invoke(args)
+        if args.command == "compare":
+            return _compare(args)
         return _report(args)
     except ConfigError as exc:
         sys.stderr.write(f"bench {args.command}: error: {exc}\n")
@@ -147,23 +177,52 @@ def _error_fields(exc: EndpointError) -> dict[str, Any]:
 
 
 def _report(args: argparse.Namespace) -> int:
-    from bench.report import REQUESTS_CSV, format_summary, read_run_json, write_tables
+    """``bench report`` and ``bench gate``: every report file again, from requests.csv alone."""
+    from bench.analysis.gates import parse_gates
+    from bench.report import REQUESTS_CSV, format_gates, format_summary, read_run_json, write_tables
 
     run_dir: Path = args.run_dir
     if not (run_dir / REQUESTS_CSV).is_file():
         raise ConfigError(
             f"{run_dir}: no {REQUESTS_CSV} there; give a run directory such as reports/<stamp>-<name>"
         )
+    run_config = read_run_json(run_dir).get("config", {})
     if args.warmup is not None:
         warmup_s = parse_duration(args.warmup, option="--warmup")
     else:
-        warmup_s = float(read_run_json(run_dir).get("config", {}).get("warmup_s", 0.0))
-    tables = write_tables(run_dir, warmup_s=warmup_s)
-    print(format_summary(tables.summary))
-    print(
-        f"bench: rewrote summary.csv, errors.csv, timeseries.csv in {run_dir} from {tables.records} requests"
+        warmup_s = float(run_config.get("warmup_s", 0.0))
+    gates = tuple(getattr(args, "gate", None) or run_config.get("gates") or ())
+    if args.command == "gate" and not gates:
+        raise ConfigError(f"{run_dir}: the run had no gates; give at least one --gate EXPR")
+    parse_gates(gates)  # a malformed gate is a usage error before anything is written
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.command == "gate" else None
+    tables = write_tables(
+        run_dir, warmup_s=warmup_s, gates=gates, step_summary=Path(step_summary) if step_summary else None
     )
-    return 0
+    print(format_summary(tables.summary))
+    written = "summary.csv, errors.csv, timeseries.csv" + (
+        ", gates.json, junit.xml, summary.md" if gates else ""
+    )
+    print(f"bench: wrote {written} in {run_dir} from {tables.records} requests")
+    if not tables.gates:
+        return 0
+    print(format_gates(tables.gates))
+    print("bench: all gates passed" if tables.gates_passed else "bench: GATES FAILED (exit code 3)")
+    return 0 if tables.gates_passed else 3
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from bench.analysis.compare import compare_runs, parse_percentage
+    from bench.report.comparison import format_comparison, write_comparison
+
+    threshold = parse_percentage(args.max_regression, "--max-regression")
+    comparison = compare_runs(args.baseline, args.candidate, max_regression=threshold)
+    out_dir: Path = args.out or args.candidate
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path, md_path = write_comparison(comparison, out_dir)
+    print(format_comparison(comparison))
+    print(f"bench: wrote {csv_path} and {md_path}")
+    return 3 if comparison.failed else 0
 
 
 if __name__ == "__main__":

@@ -68,12 +68,12 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]
 
 def format_comparison(comparison: Comparison) -> str:
     """A compact console table (one line per metric) and the headline."""
-    lines = [f"{'request':<28} {'metric':<13} {'baseline':>11} {'candidate':>11}  {'change [CI]':<28} result"]
+    lines = [f"{'request':<28} {'metric':<13} {'baseline':>11} {'candidate':>11}  {'change [CI]':<31} result"]
     for row in comparison.rows:
         result = "REGRESSED" if row.regressed else ("n/a: " + row.note if row.note else "ok")
         lines.append(
             f"{_request(row)[:28]:<28} {_metric(row.metric):<13} {_value(row, row.baseline):>11} "
-            f"{_value(row, row.candidate):>11}  {_change_with_ci(row):<28} {result}"
+            f"{_value(row, row.candidate):>11}  {_change_with_ci(row):<31} {result}"
         )
     lines.append(headline(comparison))
     return "\n".join(lines)

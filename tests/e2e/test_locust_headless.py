@@ -76,7 +76,9 @@ def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
     assert stream_row["count"] == len(streams)
     assert 0 < stream_row["ttfp_p50_ms"] <= stream_row["ttfp_p99_ms"]
     assert stream_row["tokens_per_s"] > 0
-    assert 25.0 < stream_row["output_tokens_per_s_p50"] < 55.0  # demo-llm: 20 ms a token, slower with more sequences
+    assert (
+        25.0 < stream_row["output_tokens_per_s_p50"] < 55.0
+    )  # demo-llm: 20 ms a token, slower with more sequences
     run = json.loads((run_dir / "run.json").read_text())
     assert run["records"] == locust_count
     assert run["config"]["endpoint"]["emulated"] is True
