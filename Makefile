@@ -4,8 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-DEMO_USERS ?= 8
-DEMO_TIME ?= 15s
+DEMO_STEPS ?= 1,2,4,8,16
+DEMO_STEP ?= 5s
 
 .PHONY: demo test check lint typecheck imports unit integration e2e clean
 
@@ -14,9 +14,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $(STAMP)
 
+# A short capacity run of the tensor user against the emulator: exact summary, SLO point, fleet, report.html.
 demo: $(STAMP)
-	$(BIN)/locust -f locustfiles/triton.py --headless -u $(DEMO_USERS) -r $(DEMO_USERS) -t $(DEMO_TIME) \
-		--run-name demo --only-summary
+	$(BIN)/locust -f locustfiles/triton.py --headless TritonUser --run-name demo --only-summary \
+		--steps $(DEMO_STEPS) --step-duration $(DEMO_STEP) --slo 'p95(latency)<20ms' \
+		--target-rps 2000 --instance-type ml.g5.xlarge
 
 test: check
 

@@ -178,6 +178,7 @@ def _error_fields(exc: EndpointError) -> dict[str, Any]:
 
 def _report(args: argparse.Namespace) -> int:
     """``bench report`` and ``bench gate``: every report file again, from requests.csv alone."""
+    from bench.analysis.capacity import planning_from_run_config
     from bench.analysis.gates import parse_gates
     from bench.report import REQUESTS_CSV, format_gates, format_summary, read_run_json, write_tables
 
@@ -197,12 +198,20 @@ def _report(args: argparse.Namespace) -> int:
     parse_gates(gates)  # a malformed gate is a usage error before anything is written
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.command == "gate" else None
     tables = write_tables(
-        run_dir, warmup_s=warmup_s, gates=gates, step_summary=Path(step_summary) if step_summary else None
+        run_dir,
+        warmup_s=warmup_s,
+        gates=gates,
+        step_summary=Path(step_summary) if step_summary else None,
+        planning=planning_from_run_config(run_config),
+        endpoint=str(run_config.get("endpoint", {}).get("name", "")),
     )
     print(format_summary(tables.summary))
     written = "summary.csv, errors.csv, timeseries.csv" + (
         ", gates.json, junit.xml, summary.md" if gates else ""
     )
+    if tables.capacity is not None:
+        written += ", capacity.csv, capacity.json, report.html"
+        print("bench: " + tables.capacity.recommendation.text)
     print(f"bench: wrote {written} in {run_dir} from {tables.records} requests")
     if not tables.gates:
         return 0
@@ -212,7 +221,8 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from bench.analysis.compare import compare_runs, parse_percentage
+    from bench.analysis.compare import compare_runs
+    from bench.config import parse_percentage
     from bench.report.comparison import format_comparison, write_comparison
 
     threshold = parse_percentage(args.max_regression, "--max-regression")

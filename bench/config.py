@@ -125,6 +125,22 @@ class TransportSpec:
 
 
 @dataclass(frozen=True)
+class CapacitySpec:
+    """A stepped capacity run and the planning inputs of its report."""
+
+    steps: tuple[int, ...]  # users per step (in auto mode: the doubling plan up to the bound)
+    auto: bool = False
+    step_duration_s: float = 30.0
+    ramp_s: float = 6.0
+    slos: tuple[str, ...] = ()
+    target_rps: float | None = None
+    headroom: float = 0.30
+    safety_factor: float = 0.5
+    instance_type: str | None = None
+    instance_price: float | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     endpoint: EndpointSpec
     payload: PayloadSpec = field(default_factory=PayloadSpec)
@@ -135,6 +151,7 @@ class RunConfig:
     warmup_s: float = 0.0
     gates: tuple[str, ...] = ()  # gate expressions (bench.analysis.gates), checked when parsed
     gate_abort: bool = False
+    capacity: CapacitySpec | None = None
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-/]+$")
@@ -237,3 +254,30 @@ def choose_one(value: str, allowed: tuple[str, ...], *, option: str) -> str:
     if value not in allowed:
         raise ConfigError(f"{option}: {value!r} is not one of {', '.join(allowed)}")
     return value
+
+
+def parse_percentage(text: str, option: str) -> float:
+    """``10%`` or ``0.1`` -> 0.1: a percentage, or a bare fraction below 1; never negative."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*", str(text))
+    if not match or (not match.group(2) and float(match.group(1)) >= 1.0):
+        raise ConfigError(f"{option}: {text!r} is not a percentage; write e.g. 10% or 0.1")
+    return float(match.group(1)) / (100.0 if match.group(2) else 1.0)
+
+
+def parse_steps(text: str) -> tuple[tuple[int, ...], bool]:
+    """``1,2,4,8`` (users per step), ``auto`` (doubling up to 512 users) or ``auto:64``."""
+    value = text.strip().lower()
+    if value.startswith("auto"):
+        bound_text = value[4:].lstrip(":") or "512"
+        if not bound_text.isdigit() or int(bound_text) < 1:
+            raise ConfigError(f"--steps {text!r}: write auto or auto:MAX_USERS, e.g. auto:64")
+        bound, plan = int(bound_text), [1]
+        while plan[-1] * 2 <= bound:
+            plan.append(plan[-1] * 2)
+        return tuple(plan), True
+    parts = [p.strip() for p in value.split(",")]
+    if not parts or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ConfigError(
+            f"--steps {text!r}: give users per step as positive integers, e.g. 1,2,4,8,16, or auto"
+        )
+    return tuple(int(p) for p in parts), False

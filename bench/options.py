@@ -20,6 +20,7 @@ from bench.config import (
     DEMO_TRITON_ENDPOINT,
     TENSOR_FORMATS,
     TRANSPORTS,
+    CapacitySpec,
     EndpointSpec,
     PayloadSpec,
     RunConfig,
@@ -29,6 +30,8 @@ from bench.config import (
     choose_one,
     parse_duration,
     parse_output_spec,
+    parse_percentage,
+    parse_steps,
     parse_tensor_spec,
 )
 from bench.errors import ConfigError
@@ -180,6 +183,43 @@ OPTIONS: tuple[Option, ...] = (
         "EXPR",
         repeat=True,
     ),
+    # Capacity planning.
+    Option(
+        ("--steps",),
+        "Stepped load for capacity planning: users per step (1,2,4,8,16) or auto (doubling until the SLO breaks or throughput stops growing; auto:64 bounds it).",
+        "PLAN",
+    ),
+    Option(("--step-duration",), "How long each step lasts.", "DURATION", default="30s"),
+    Option(
+        ("--step-ramp",),
+        "Start of each step left out of its statistics (default: 20% of the step duration).",
+        "DURATION",
+    ),
+    Option(
+        ("--slo",),
+        "A service-level objective in the gate grammar, e.g. 'p95(latency)<30ms' (repeatable); the capacity point is the highest step meeting all.",
+        "EXPR",
+        repeat=True,
+    ),
+    Option(("--target-rps",), "Peak requests per second to plan the fleet for.", "RPS"),
+    Option(
+        ("--headroom",),
+        "Spare capacity on top of --target-rps when sizing the fleet.",
+        "PERCENT",
+        default="30%",
+    ),
+    Option(
+        ("--safety-factor",),
+        "Factor applied to the sustainable rate for the autoscaling target (AWS's guidance: 0.5).",
+        "FRACTION",
+        default="0.5",
+    ),
+    Option(
+        ("--instance-type",),
+        "Instance type for the report and the built-in price table, e.g. ml.g5.xlarge.",
+        "TYPE",
+    ),
+    Option(("--instance-price",), "USD per instance-hour (overrides the built-in table).", "USD"),
     Option(
         ("--gate-abort",),
         "Stop the run as soon as a gate can no longer pass (max, min, count, errors gates), after the warm-up.",
@@ -295,6 +335,7 @@ def run_config_from_options(
         warmup_s=parse_duration(values.get("warmup") or "0s", option="--warmup"),
         gates=tuple(g.expression for g in parse_gates(values.get("gate") or [])),
         gate_abort=bool(values.get("gate_abort")),
+        capacity=_capacity_spec(values),
     )
 
 
@@ -320,6 +361,55 @@ def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
         ),
         seed=int(seed_text),
     )
+
+
+def _capacity_spec(values: Mapping[str, Any]) -> CapacitySpec | None:
+    text = _text(values.get("steps"))
+    planning = [o for o in ("slo", "target_rps", "instance_type", "instance_price") if values.get(o)]
+    if text is None:
+        if planning:
+            raise ConfigError(
+                f"--{planning[0].replace('_', '-')} plans capacity from a stepped run: add --steps, e.g. --steps 1,2,4,8,16"
+            )
+        return None
+    steps, auto = parse_steps(text)
+    duration = _positive(
+        parse_duration(values.get("step_duration") or "30s", option="--step-duration"), "--step-duration"
+    )
+    ramp_text = _text(values.get("step_ramp"))
+    ramp = parse_duration(ramp_text, option="--step-ramp") if ramp_text else 0.2 * duration
+    if ramp >= duration:
+        raise ConfigError(f"--step-ramp {ramp:g}s must be shorter than --step-duration {duration:g}s")
+    return CapacitySpec(
+        steps=steps,
+        auto=auto,
+        step_duration_s=duration,
+        ramp_s=ramp,
+        slos=tuple(g.expression for g in parse_gates(values.get("slo") or [])),
+        target_rps=_optional_number(values.get("target_rps"), "--target-rps"),
+        headroom=parse_percentage(str(values.get("headroom") or "30%"), "--headroom"),
+        safety_factor=_fraction(values.get("safety_factor"), "--safety-factor"),
+        instance_type=_text(values.get("instance_type")),
+        instance_price=_optional_number(values.get("instance_price"), "--instance-price"),
+    )
+
+
+def _optional_number(value: Any, option: str) -> float | None:
+    text = _text(value)
+    if text is None:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: give a positive number") from None
+    return _positive(number, option)
+
+
+def _fraction(value: Any, option: str) -> float:
+    number = _optional_number(value or "0.5", option) or 0.5
+    if number > 1:
+        raise ConfigError(f"{option} {number:g}: give a fraction between 0 and 1, e.g. 0.5")
+    return number
 
 
 def _stream_spec(values: Mapping[str, Any], endpoint: EndpointSpec) -> StreamSpec:

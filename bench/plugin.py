@@ -32,7 +32,9 @@ from locust.env import Environment
 from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from bench.analysis.capacity import StepStats, planning_inputs, step_stats
 from bench.analysis.gates import GateResult, GateWatch, parse_gates
+from bench.analysis.records import records_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.config import RunConfig
 from bench.errors import ConfigError
@@ -48,6 +50,7 @@ from bench.report import (
     write_run_json,
     write_tables,
 )
+from bench.shapes import StepLoadShape
 from bench.transport import make_stream_transport, make_transport
 from bench.users import (
     SageMakerStreamingUser,
@@ -110,6 +113,8 @@ class Harness:
         self.started_at: float | None = None
         self._closing_lines: list[str] = []
         self.gates_passed: bool | None = None  # verdict of the last run's gates (None: no gates)
+        self.shape: StepLoadShape | None = None
+        self._step_records: dict[int, list[RequestRecord]] = {}
         self.aborted_by: GateResult | None = None
 
     # ---- configuration -------------------------------------------------------------------------
@@ -143,6 +148,62 @@ class Harness:
             )
         if not self.is_master:  # workers build their own workloads when the master starts them
             self._build_workloads(values)
+        if self.config.capacity is not None:
+            self._install_shape()
+
+    def _install_shape(self) -> None:
+        """The stepped load of a capacity run replaces -u/-r/-t (Locust's LoadTestShape)."""
+        assert self.config is not None
+        capacity = self.config.capacity
+        assert capacity is not None
+        self.shape = StepLoadShape(
+            capacity.steps,
+            capacity.step_duration_s,
+            auto=capacity.auto,
+            has_slo=bool(capacity.slos),
+            on_step_end=self._step_end,
+        )
+        self.shape.runner = self.runner
+        self.environment.shape_class = self.shape
+        plan = (
+            f"auto (doubling, up to {capacity.steps[-1]} users)"
+            if capacity.auto
+            else ",".join(map(str, capacity.steps))
+        )
+        total = "" if capacity.auto else f", {len(capacity.steps) * capacity.step_duration_s:g} s in all"
+        print(
+            f"bench: capacity run: users per step {plan}; {capacity.step_duration_s:g} s a step, "
+            f"the first {capacity.ramp_s:g} s of each left out{total}",
+            flush=True,
+        )
+
+    def _collect_step(self, record: RequestRecord) -> None:
+        if record.step is not None:
+            self._step_records.setdefault(record.step, []).append(record)
+
+    def _step_end(self, step: int) -> StepStats | None:
+        """Called by the shape when a step ends: its statistics, printed as one progress line."""
+        assert self.config is not None
+        capacity = self.config.capacity
+        assert capacity is not None
+        records = self._step_records.pop(step, [])
+        stats = step_stats(records_frame(records), capacity.slos, capacity.ramp_s) if records else ()
+        total = "?" if capacity.auto else str(len(capacity.steps))
+        if not stats:
+            print(f"bench: step {step}/{total}: no requests completed", flush=True)
+            return None
+        s = stats[0]
+        verdict = (
+            ""
+            if not capacity.slos
+            else (" SLO ok" if s.slo_ok else f" SLO broken: {'; '.join(s.slo_failures)}")
+        )
+        print(
+            f"bench: step {step}/{total}: {s.users} user{'' if s.users == 1 else 's'}, {s.rps:.1f} req/s, p95 {s.latency_p95_ms:.1f} ms, "
+            f"errors {s.error_rate:.1%},{verdict}",
+            flush=True,
+        )
+        return s
 
     def start_emulator(self, config_file: str | None) -> None:
         from bench.emulator.process import start_emulator
@@ -228,6 +289,9 @@ class Harness:
         self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
         self.started_at = time.time()
         observers = []
+        if self.shape is not None:
+            self._step_records.clear()
+            observers.append(self._collect_step)
         if self.config.gate_abort and self.config.gates:
             observers.append(
                 self._watch_gates(GateWatch(parse_gates(self.config.gates), self.config.warmup_s))
@@ -238,6 +302,7 @@ class Harness:
             users=lambda: self.runner.user_count,
             clock=time.time,
             observers=observers,
+            step_of=self.shape.step_at if self.shape is not None else (lambda started_s: None),
         )
         self.environment.events.request.add_listener(self.collector.on_request)
         self._write_run_json(ended_at=None)
@@ -268,11 +333,14 @@ class Harness:
         self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
         self._write_locust_csvs(run_dir)
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        capacity = self.config.capacity
         tables = write_tables(
             run_dir,
             warmup_s=self.config.warmup_s,
             gates=self.config.gates,
             step_summary=Path(step_summary) if step_summary else None,
+            planning=planning_inputs(capacity) if capacity is not None else None,
+            endpoint=self.config.endpoint.name,
         )
         lines = [format_summary(tables.summary)]
         if tables.gates:
@@ -289,6 +357,12 @@ class Harness:
                 f"bench: the summary leaves out the first {self.config.warmup_s:g} s (warm-up): "
                 f"{tables.measured_records} of {tables.records} requests"
             )
+        if tables.capacity is not None:
+            lines += [
+                "",
+                "bench: " + tables.capacity.recommendation.text,
+                f"bench: capacity report {tables.report_html}",
+            ]
         lines.append(f"bench: run directory {run_dir} ({collector.writer.rows} requests in {REQUESTS_CSV})")
         self._closing_lines = lines
         logger.info("wrote %s", run_dir)

@@ -5,6 +5,8 @@ Definitions (what the report and README say, exactly):
 
 - A step's measured window starts ``ramp_s`` after its first request and ends at its last completion;
   records that started in the ramp are left out of that step's statistics.
+- ``users``: the user count most records of the step completed under (the step's planned users; the
+  last requests of a step may complete after the next step began).
 - ``rps``: requests that started in the window / window length. ``latency_*``: successful requests.
   ``in_flight_mean`` (Little's law): rps x mean latency of all requests in the window, in requests;
   for a closed-loop step it should be close to ``users`` (``littles_law_ratio`` = in_flight / users).
@@ -23,12 +25,14 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 import pandas as pd
 
 from bench.analysis.gates import GateSpec, evaluate_gates, parse_gates
 from bench.analysis.summary import percentile
+from bench.config import CapacitySpec
 
 SATURATION_GROWTH = 0.05
 DEFAULT_SAFETY_FACTOR = 0.5
@@ -130,7 +134,7 @@ def _one_step(step: int, window: pd.DataFrame, start: float, gates: Sequence[Gat
     ok = window[window["status"] == "ok"]
     count = len(window)
     errors = int((window["status"] == "error").sum())
-    users = int(window["users"].max())
+    users = int(window["users"].mode().iloc[0])  # the step's users (a few complete after the next step began)
     rps = count / length
     in_flight = rps * float(window["latency_ms"].mean()) / 1000.0
     results = evaluate_gates(window, gates) if gates else []
@@ -292,3 +296,27 @@ def steps_table(steps: Sequence[StepStats]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def planning_inputs(spec: CapacitySpec) -> PlanningInputs:
+    return PlanningInputs(
+        slos=spec.slos,
+        target_rps=spec.target_rps,
+        headroom=spec.headroom,
+        safety_factor=spec.safety_factor,
+        instance_type=spec.instance_type,
+        instance_price=spec.instance_price,
+        ramp_s=spec.ramp_s,
+    )
+
+
+def planning_from_run_config(config: dict[str, object]) -> PlanningInputs | None:
+    """The planning inputs stored in a run's ``run.json`` (None for a run without steps)."""
+    capacity = config.get("capacity")
+    if not isinstance(capacity, dict):
+        return None
+    names = {f.name for f in fields(PlanningInputs)}
+    values: dict[str, Any] = {
+        k: (tuple(v) if isinstance(v, list) else v) for k, v in capacity.items() if k in names
+    }
+    return PlanningInputs(**values)

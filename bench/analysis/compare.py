@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,14 +107,6 @@ class Comparison:
     @property
     def failed(self) -> bool:
         return any(row.regressed for row in self.rows)
-
-
-def parse_percentage(text: str, option: str) -> float:
-    """``10%`` or ``0.1`` -> 0.1: a percentage, or a bare fraction below 1; never negative."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*", str(text))
-    if not match or (not match.group(2) and float(match.group(1)) >= 1.0):
-        raise ConfigError(f"{option}: {text!r} is not a percentage; write e.g. 10% or 0.1")
-    return float(match.group(1)) / (100.0 if match.group(2) else 1.0)
 
 
 def compare_runs(

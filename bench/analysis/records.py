@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from bench.collect.record import COLUMNS, TEXT_COLUMNS
+from bench.collect.record import COLUMNS, TEXT_COLUMNS, RequestRecord
 
 
 def load_records(path: Path) -> pd.DataFrame:
@@ -33,3 +34,13 @@ def measured(frame: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
         return frame
     start = float(frame["timestamp_s"].min())
     return frame[frame["timestamp_s"] >= start + warmup_s]
+
+
+def records_frame(records: Sequence[RequestRecord]) -> pd.DataFrame:
+    """In-memory records in the same form as ``load_records`` gives (for live per-step statistics)."""
+    frame = pd.DataFrame([[getattr(r, c) for c in COLUMNS] for r in records], columns=list(COLUMNS))
+    for column in COLUMNS:
+        if column not in TEXT_COLUMNS:
+            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    frame["end_s"] = frame["timestamp_s"] + frame["latency_ms"] / 1000.0
+    return frame

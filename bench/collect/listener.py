@@ -27,6 +27,7 @@ def record_from_event(
     worker: str,
     users: int | None,
     now: float,
+    step: int | None = None,
 ) -> RequestRecord:
     ctx = context or {}
     latency_ms = float(response_time or 0.0)
@@ -51,7 +52,7 @@ def record_from_event(
         target_model=ctx.get("target_model"),
         inference_id=ctx.get("inference_id"),
         users=users,
-        step=ctx.get("step"),
+        step=step,
         status="ok" if exception is None else "error",
         error_type=error_type,
         error_stage=error_stage,
@@ -83,12 +84,14 @@ class RequestCollector:
         users: Callable[[], int | None] = lambda: None,
         clock: Callable[[], float],
         observers: Sequence[Callable[[RequestRecord], None]] = (),
+        step_of: Callable[[float], int | None] = lambda started_s: None,
     ) -> None:
         self.writer = writer
         self._worker = worker
         self._users = users
         self._clock = clock
         self._observers = tuple(observers)
+        self._step_of = step_of
         self.error_samples: dict[tuple[str, str], str] = {}
 
     def on_request(
@@ -102,6 +105,8 @@ class RequestCollector:
         start_time: float | None = None,
         **_: Any,
     ) -> None:
+        now = self._clock()
+        started = start_time if start_time is not None else now - float(response_time or 0.0) / 1000.0
         record = record_from_event(
             request_type=request_type,
             name=name,
@@ -112,7 +117,8 @@ class RequestCollector:
             start_time=start_time,
             worker=self._worker,
             users=self._users(),
-            now=self._clock(),
+            now=now,
+            step=self._step_of(started),
         )
         self.writer.write(record)
         for observe in self._observers:

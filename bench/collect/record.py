@@ -14,7 +14,7 @@ variant                       production variant that served it (x-Amzn-Invoked-
 target_model                  TargetModel sent (multi-model endpoints)
 inference_id                  InferenceId sent with the request (joins to SageMaker Data Capture)
 users                         users running when it completed
-step                          load step index (stepped capacity runs)
+step                          load step, 1 for the first (stepped capacity runs, by start time)
 status                        ``ok`` | ``error``
 error_type                    error class: ValidationError, ModelError, ModelNotReady, Throttling,
                               InternalFailure, ServiceUnavailable, InternalDependency, Timeout,

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from bench.analysis import error_table, load_records, measured, summarize, timeseries
+from bench.analysis.capacity import CapacityReport, PlanningInputs, capacity_report
 from bench.analysis.gates import GateResult, evaluate_gates, parse_gates
+from bench.report.capacityfiles import write_capacity_files
 from bench.report.gatefiles import write_gate_files
 
 REQUESTS_CSV = "requests.csv"
@@ -25,6 +27,8 @@ class RunTables:
     records: int
     measured_records: int
     gates: tuple[GateResult, ...] = ()
+    capacity: CapacityReport | None = None
+    report_html: Path | None = None
 
     @property
     def gates_passed(self) -> bool:
@@ -40,16 +44,24 @@ def read_error_samples(run_dir: Path) -> dict[tuple[str, str], str]:
 
 
 def write_tables(
-    run_dir: Path, *, warmup_s: float = 0.0, gates: tuple[str, ...] = (), step_summary: Path | None = None
+    run_dir: Path,
+    *,
+    warmup_s: float = 0.0,
+    gates: tuple[str, ...] = (),
+    step_summary: Path | None = None,
+    planning: PlanningInputs | None = None,
+    endpoint: str = "",
 ) -> RunTables:
     """Write summary.csv, errors.csv, timeseries.csv and, with gates, gates.json, junit.xml and summary.md.
 
     Everything comes from ``requests.csv`` (and ``error_samples.json``) alone, so a finished run can
     be re-reported or re-gated offline. ``step_summary`` ($GITHUB_STEP_SUMMARY) receives summary.md too.
+    With ``planning`` (a stepped run) also capacity.csv, capacity.json and report.html.
     """
     records = load_records(run_dir / REQUESTS_CSV)
     window = measured(records, warmup_s)
     results = tuple(evaluate_gates(window, parse_gates(gates))) if gates else ()
+    capacity = capacity_report(records, planning, title=endpoint) if planning is not None else None
     tables = RunTables(
         summary=summarize(window),
         errors=error_table(window, read_error_samples(run_dir)),
@@ -57,12 +69,15 @@ def write_tables(
         records=len(records),
         measured_records=len(window),
         gates=results,
+        capacity=capacity,
     )
     tables.summary.to_csv(run_dir / "summary.csv", index=False, float_format="%.3f")
     tables.errors.to_csv(run_dir / "errors.csv", index=False, float_format="%.6f")
     tables.timeseries.to_csv(run_dir / "timeseries.csv", index=False, float_format="%.3f")
     if results:
         write_gate_files(run_dir, results, tables.summary, step_summary=step_summary)
+    if capacity is not None:
+        return replace(tables, report_html=write_capacity_files(run_dir, capacity, endpoint=endpoint))
     return tables
 
 

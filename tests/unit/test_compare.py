@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.analysis.compare import MIN_SAMPLES, Comparison, MetricComparison, compare_runs, parse_percentage
+from bench.analysis.compare import MIN_SAMPLES, Comparison, MetricComparison, compare_runs
 from bench.collect import COLUMNS
+from bench.config import parse_percentage
 from bench.errors import ConfigError
 from bench.report.comparison import COMPARE_COLUMNS, format_comparison, write_comparison
 

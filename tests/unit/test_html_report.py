@@ -1,0 +1,303 @@
+"""The capacity report page: self-contained, well-formed SVG, the right charts and SLO lines, escaping."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+import xml.etree.ElementTree as ET
+from html import escape
+from html.parser import HTMLParser
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.analysis.capacity import (
+    CapacityReport,
+    PlanningInputs,
+    StepStats,
+    capacity_report,
+    recommend,
+)
+from bench.report.html import (
+    ERRORS_TITLE,
+    LATENCY_TITLE,
+    PRICE_HINT,
+    THROUGHPUT_TITLE,
+    TTFP_TITLE,
+    render_capacity_html,
+)
+from bench.report.svg import Bar, HLine, Series, bar_chart, line_chart, nice_ticks
+
+SVG = "{http://www.w3.org/2000/svg}"
+HOSTILE = "<script>alert(1)</script>"
+QUOTED = '" onload="x'
+NAN = float("nan")
+
+
+def _frame(users: tuple[int, ...] = (1, 2, 4, 8, 16), *, streams: bool = True) -> pd.DataFrame:
+    """A closed-loop stepped run against 4 slots of ~20 ms: throughput saturates near 200 req/s."""
+    rng = np.random.default_rng(7)
+    rows: list[dict[str, object]] = []
+    for step, n in enumerate(users, start=1):
+        start = step * 10.0
+        for user in range(n):
+            t = start + user * 0.001
+            while t < start + 1.0:
+                latency_ms = 20.0 * max(1.0, n / 4) * float(rng.lognormal(0.0, 0.25))
+                failed = n == 16 and len(rows) % 50 == 0
+                rows.append(
+                    {
+                        "timestamp_s": t,
+                        "end_s": t + latency_ms / 1000,
+                        "step": float(step),
+                        "users": n,
+                        "status": "error" if failed else "ok",
+                        "latency_ms": latency_ms,
+                        "ttfp_ms": latency_ms * 0.3 if streams else NAN,
+                        "tokens": 64.0 if streams else NAN,
+                    }
+                )
+                t += latency_ms / 1000
+    return pd.DataFrame(rows)
+
+
+INPUTS = PlanningInputs(
+    slos=("p95(latency)<50ms", "p99(ttfp)<15ms", "error_rate<1%", "min(latency)>1ms"),
+    target_rps=1000.0,
+    instance_type="ml.g5.xlarge",
+)
+
+
+def _render(report: CapacityReport, **strings: str) -> str:
+    names = {
+        "run_dir_name": "20261121T014258Z-demo",
+        "generated_at": "2026-11-21 01:45 UTC",
+        "endpoint": "demo",
+    }
+    return render_capacity_html(report, **{**names, **strings})
+
+
+def _svgs(page: str) -> list[ET.Element]:
+    """Every inline <svg>, parsed as XML (fails the test when one is not well-formed)."""
+    blocks = re.findall(r"<svg\b.*?</svg>", page, flags=re.DOTALL)
+    return [ET.fromstring(block) for block in blocks]
+
+
+def _chart(page: str, title: str) -> ET.Element:
+    found = [svg for svg in _svgs(page) if svg.findtext(f"{SVG}title") == title]
+    assert len(found) == 1, f"expected one chart titled {title!r}"
+    return found[0]
+
+
+def _slo_labels(svg: ET.Element) -> list[str]:
+    """The label drawn right after each SLO line."""
+    children = list(svg)
+    return [children[i + 1].text or "" for i, c in enumerate(children) if c.get("class") == "slo-line"]
+
+
+def _tick_y(svg: ET.Element, label: str) -> str:
+    """The y of the grid line of the y tick labelled ``label`` (grid line, then its label)."""
+    children = list(svg)
+    return next(children[i - 1].get("y1", "") for i, c in enumerate(children) if c.text == label)
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.attributes: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self.attributes += [name for name, _ in attrs]
+
+
+def _tags(page: str) -> _Tags:
+    parser = _Tags()
+    parser.feed(page)
+    return parser
+
+
+def _step(step: int, users: int, rps: float, p50: float, **changes: object) -> StepStats:
+    base = StepStats(
+        step=step,
+        users=users,
+        start_s=0.0,
+        end_s=10.0,
+        count=int(rps * 10) if math.isfinite(rps) else 0,
+        errors=0,
+        error_rate=0.0,
+        rps=rps,
+        latency_mean_ms=p50,
+        latency_p50_ms=p50,
+        latency_p95_ms=p50 * 1.5,
+        latency_p99_ms=p50 * 2,
+        ttfp_p50_ms=NAN,
+        ttfp_p95_ms=NAN,
+        ttfp_p99_ms=NAN,
+        tokens_per_s=NAN,
+        in_flight_mean=rps * p50 / 1000,
+        littles_law_ratio=rps * p50 / 1000 / users,
+        slo_ok=True,
+        slo_failures=(),
+    )
+    return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
+
+
+def _report(steps: tuple[StepStats, ...], inputs: PlanningInputs, title: str = "") -> CapacityReport:
+    return CapacityReport(steps=steps, inputs=inputs, recommendation=recommend(steps, inputs), title=title)
+
+
+def test_realistic_report_is_self_contained_with_every_chart() -> None:
+    report = capacity_report(_frame(), INPUTS, title="g5 capacity")
+    page = _render(report)
+    assert page.startswith("<!DOCTYPE html>")
+    rec = report.recommendation
+    assert (rec.sustainable_users, rec.saturation_users, rec.instances) == (4, 4, 7)
+    without_ns = page.replace('xmlns="http://www.w3.org/2000/svg"', "")
+    assert "http://" not in without_ns
+    assert "https://" not in without_ns
+    tags = _tags(page)
+    assert "script" not in tags.tags
+    assert "link" not in tags.tags
+    assert "src" not in tags.attributes
+    assert "url(" not in page
+    svgs = _svgs(page)
+    assert [svg.findtext(f"{SVG}title") for svg in svgs] == [
+        THROUGHPUT_TITLE,
+        LATENCY_TITLE,
+        TTFP_TITLE,
+        ERRORS_TITLE,
+    ]
+    assert page.count("<figure>") == page.count("<figcaption>") == 4
+    throughput = _chart(page, THROUGHPUT_TITLE)
+    markers = [
+        t.text for t in throughput.iter(f"{SVG}text") if t.text and t.text.startswith(("SLO", "satur"))
+    ]
+    assert markers == ["SLO point: 4 users", "saturation: 4 users"]
+    assert len(throughput.findall(f".//{SVG}circle")) == 5 + 1  # five steps and the legend
+    assert escape(report.recommendation.text, quote=True) in page
+    assert "$9.86/h" in page  # 7 instances x ml.g5.xlarge at $1.408/h
+    assert "TTFP p95 ms" in page
+    assert "tokens/s" in page
+
+
+def test_slo_lines_on_the_matching_charts_only() -> None:
+    page = _render(capacity_report(_frame(), INPUTS))
+    assert _slo_labels(_chart(page, LATENCY_TITLE)) == ["p95(latency)<50ms"]  # not min(latency)
+    assert _slo_labels(_chart(page, TTFP_TITLE)) == ["p99(ttfp)<15ms"]
+    assert _slo_labels(_chart(page, ERRORS_TITLE)) == ["error_rate<1%"]
+    assert _slo_labels(_chart(page, THROUGHPUT_TITLE)) == []
+    latency = _chart(page, LATENCY_TITLE)
+    (line,) = latency.findall(f"{SVG}line[@class='slo-line']")
+    assert line.get("y1") == _tick_y(latency, "50")  # drawn at its threshold on the y axis
+
+
+def test_without_slos_no_slo_lines_and_no_verdicts() -> None:
+    page = _render(capacity_report(_frame(), PlanningInputs()))
+    assert 'class="slo-line"' not in page
+    assert "no SLO given" in page
+
+
+def test_ttfp_chart_and_columns_absent_without_streams() -> None:
+    page = _render(capacity_report(_frame(streams=False), INPUTS))
+    titles = [svg.findtext(f"{SVG}title") for svg in _svgs(page)]
+    assert titles == [THROUGHPUT_TITLE, LATENCY_TITLE, ERRORS_TITLE]
+    assert "TTFP p95 ms" not in page
+    assert "tokens/s</th>" not in page
+
+
+def test_missing_target_and_price_show_a_dash_and_a_hint() -> None:
+    page = _render(capacity_report(_frame(), PlanningInputs(slos=("p95(latency)<50ms",))))
+    assert PRICE_HINT in page
+    assert "pass --target-rps" in page
+    assert '<div class="value">—</div>' in page
+
+
+def test_hostile_strings_are_escaped_everywhere() -> None:
+    slos = (f"name:{HOSTILE} p95(latency)<30ms", f"name:{QUOTED.replace(' ', '')} p95(latency)<40ms", HOSTILE)
+    inputs = PlanningInputs(slos=slos, target_rps=100.0, instance_type=QUOTED + HOSTILE, instance_price=1.0)
+    steps = (
+        _step(1, 4, 100.0, 10.0),
+        _step(2, 8, 120.0, 60.0, slo_ok=False, slo_failures=(f"{HOSTILE} (61.00 ms)", QUOTED)),
+    )
+    rec = dataclasses.replace(recommend(steps, inputs), text=HOSTILE + QUOTED, price_source=HOSTILE + QUOTED)
+    report = CapacityReport(steps=steps, inputs=inputs, recommendation=rec, title=HOSTILE + QUOTED)
+    page = _render(report, endpoint=HOSTILE + QUOTED, run_dir_name=QUOTED + HOSTILE, generated_at=HOSTILE)
+    assert "<script>" not in page
+    assert QUOTED not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "&quot; onload=&quot;x" in page
+    tags = _tags(page)
+    assert "script" not in tags.tags
+    assert "onload" not in tags.attributes
+    assert _slo_labels(_chart(page, LATENCY_TITLE)) == [slos[0], slos[1]]  # unescaped by the XML parser
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param((), id="no steps"),
+        pytest.param((_step(1, 4, 100.0, 10.0),), id="one step"),
+        pytest.param((_step(1, 4, 0.0, 10.0), _step(2, 8, 0.0, 10.0)), id="zero throughput"),
+        pytest.param((_step(1, 4, 50.0, 10.0), _step(2, 4, 50.0, 10.0)), id="all equal"),
+        pytest.param(
+            (
+                _step(1, 4, 100.0, NAN, error_rate=1.0, errors=1000, slo_ok=False, slo_failures=("x",)),
+                _step(2, 8, NAN, NAN, error_rate=NAN, ttfp_p95_ms=NAN, littles_law_ratio=NAN),
+            ),
+            id="nans",
+        ),
+    ],
+)
+def test_degenerate_reports_render(steps: tuple[StepStats, ...]) -> None:
+    inputs = PlanningInputs(slos=("p95(latency)<30ms", "error_rate<1%"), target_rps=10.0, instance_price=2.0)
+    page = _render(_report(steps, inputs))
+    svgs = _svgs(page)
+    assert len(svgs) == 3
+    for svg in svgs:
+        for element in svg.iter():
+            for name in ("x", "y", "x1", "x2", "y1", "y2", "cx", "cy", "width", "height", "points", "d"):
+                assert "nan" not in element.get(name, "").lower()
+    if not steps:
+        assert page.count(">no data</text>") == 3
+        assert "No stepped data" in page
+
+
+def test_line_chart_skips_non_finite_points_and_pads_a_flat_range() -> None:
+    svg = ET.fromstring(
+        line_chart(
+            [Series("a", [(1.0, 5.0), (NAN, 1.0), (2.0, math.inf), (3.0, 5.0)])],
+            title="t",
+            x_label="x",
+            y_label="y",
+            hlines=[HLine(1000.0, "far above")],
+        )
+    )
+    assert len(svg.findall(f".//{SVG}circle")) == 3  # two points and the legend
+    assert "far above: above the chart" in [t.text for t in svg.iter(f"{SVG}text")]
+
+
+def test_bar_chart_labels_and_leaves_nan_bars_empty() -> None:
+    svg = ET.fromstring(bar_chart([Bar("1", 0.5), Bar("2", NAN)], title="e", x_label="x", y_label="y"))
+    assert len(svg.findall(f".//{SVG}rect[@class='bar']")) == 1
+    texts = [t.text for t in svg.iter(f"{SVG}text")]
+    assert "1" in texts
+    assert "2" in texts
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (0.0, 1.0, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+        (0.0, 7.3, [0.0, 2.0, 4.0, 6.0, 8.0]),
+        (0.0, 230.0, [0.0, 50.0, 100.0, 150.0, 200.0, 250.0]),
+        (0.0, 0.0, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+        (5.0, 5.0, [4.4, 4.6, 4.8, 5.0, 5.2, 5.4, 5.6]),
+        (NAN, 3.0, [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+    ],
+)
+def test_nice_ticks_are_on_a_1_2_5_grid(low: float, high: float, expected: list[float]) -> None:
+    assert nice_ticks(low, high) == expected
