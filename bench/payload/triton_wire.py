@@ -257,7 +257,8 @@ def encode_infer_response(
 ) -> tuple[bytes, str]:
     """Body and Content-Type for a response; each output as binary or JSON ``data``.
 
-    FP16 and BF16 outputs are always binary (Triton does not write them as JSON).
+    An FP16 or BF16 output asked for as JSON is refused as Triton 2.51 refuses it (checked against the
+    real server): ``WireFormatError`` 400 "sending FP16 data via JSON is not supported...".
     """
     json_outputs = []
     chunks = []
@@ -267,7 +268,11 @@ def encode_infer_response(
             "datatype": tensor.datatype,
             "shape": list(tensor.shape),
         }
-        if binary or tensor.datatype in ("FP16", "BF16"):
+        if not binary and tensor.datatype in ("FP16", "BF16"):
+            raise WireFormatError(
+                f"sending {tensor.datatype} data via JSON is not supported. Please use the binary data format for output"
+            )
+        if binary:
             raw = _binary_from_array(tensor.array, tensor.datatype)
             entry["parameters"] = {"binary_data_size": len(raw)}
             chunks.append(raw)

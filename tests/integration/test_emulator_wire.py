@@ -348,8 +348,17 @@ def test_identity_round_trips_every_datatype(client: Any, datatype: str, binary:
             "receiving FP16 data via JSON is not supported. "
             "Please use the binary data format for input INPUT0"
         )
+        # ... and FP16 outputs asked for as JSON, like Triton 2.51 (tests/conformance checks the real server)
         request = _body(
             [_tensor("INPUT0", array, datatype)], [InferRequestedOutput("OUTPUT0", binary_data=False)]
+        )
+        message = _triton_error(_model_error(client, "identity", request, TargetModel=target))
+        assert (
+            message
+            == "sending FP16 data via JSON is not supported. Please use the binary data format for output"
+        )
+        request = _body(
+            [_tensor("INPUT0", array, datatype)], [InferRequestedOutput("OUTPUT0", binary_data=True)]
         )
     result, response = _invoke(client, "identity", request, TargetModel=target)
     assert response["ContentType"].startswith(BINARY_PREFIX) is (binary or datatype == "FP16")
