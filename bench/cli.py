@@ -45,6 +45,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--config", type=Path, help="endpoints TOML (default: the packaged demo configuration)"
     )
     serve.add_argument(
+        "--container", metavar="NAME", help="also answer POST /invocations as endpoint NAME's model container"
+    )
+    serve.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="proxy mode: the SageMaker runtime API in front of the model container at URL (http://HOST:PORT)",
+    )
+    serve.add_argument(
+        "--upstream-stream-path",
+        metavar="PATH",
+        help="proxy mode: the container path of response-stream invocations (default /invocations)",
+    )
+    serve.add_argument(
         "--print-config", action="store_true", help="print the effective configuration and exit"
     )
 
@@ -105,7 +118,14 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
-    serve(host=args.host, port=args.port, config_path=args.config, container=args.container)
+    serve(
+        host=args.host,
+        port=args.port,
+        config_path=args.config,
+        container=args.container,
+        upstream=args.upstream,
+        upstream_stream_path=args.upstream_stream_path,
+    )
     return 0
 
 

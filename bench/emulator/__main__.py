@@ -1,5 +1,8 @@
 """``python -m bench.emulator [--host 127.0.0.1] [--port 8080] [--config FILE] [--container NAME] [--print-config]``.
 
+Proxy mode: ``--upstream http://HOST:PORT [--upstream-stream-path PATH]`` puts the SageMaker runtime API
+in front of that model container (``bench.emulator.proxy``).
+
 Exit codes: 0 after SIGINT/SIGTERM or ``--print-config``; 2 on a configuration error (one line on
 stderr, no traceback).
 """
@@ -28,6 +31,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--container", metavar="NAME", help="also answer POST /invocations as endpoint NAME's model container"
     )
     parser.add_argument(
+        "--upstream",
+        metavar="URL",
+        help="proxy mode: forward every endpoint's invocations and /ping to the model container at URL",
+    )
+    parser.add_argument(
+        "--upstream-stream-path",
+        metavar="PATH",
+        help="proxy mode: where response-stream invocations go on the container (default /invocations)",
+    )
+    parser.add_argument(
         "--print-config", action="store_true", help="print the effective configuration and exit"
     )
     return parser.parse_args(argv)
@@ -41,7 +54,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.print_config:
             sys.stdout.write(render_config(args.config))
             return 0
-        serve(host=args.host, port=args.port, config_path=args.config, container=args.container)
+        serve(
+            host=args.host,
+            port=args.port,
+            config_path=args.config,
+            container=args.container,
+            upstream=args.upstream,
+            upstream_stream_path=args.upstream_stream_path,
+        )
     except ConfigError as exc:
         print(f"bench emulator: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -59,7 +59,7 @@ def model_error_response(
 ) -> web.Response:
     """ModelError (424): the container answered ``original_status`` with body ``original_message``."""
     log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
-    side = "client" if original_status < 500 else "server"
+    side = "client" if 0 < original_status < 500 else "server"
     message = (
         f"Received {side} error ({original_status}) from {CONTAINER_NAME} with message "
         f'"{original_message}". See https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}'

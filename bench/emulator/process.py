@@ -70,16 +70,24 @@ def start_emulator(
     port: int = 0,
     timeout_s: float = 20.0,
     container: str | None = None,
+    upstream: str | None = None,
+    upstream_stream_path: str | None = None,
 ) -> EmulatorProcess:
     """Start ``python -m bench.emulator`` and return once it listens; ConfigError if it cannot start.
 
     ``container=NAME`` also serves ``POST /invocations`` as that endpoint's model container.
+    ``upstream=URL`` runs proxy mode in front of that container (``endpoints`` is then ``["upstream"]``);
+    ``upstream_stream_path`` is where response-stream invocations go on it (default ``/invocations``).
     """
     command = [sys.executable, "-m", "bench.emulator", "--host", host, "--port", str(port)]
     if config_path is not None:
         command += ["--config", str(config_path)]
     if container is not None:
         command += ["--container", container]
+    if upstream is not None:
+        command += ["--upstream", upstream]
+    if upstream_stream_path is not None:
+        command += ["--upstream-stream-path", upstream_stream_path]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"

@@ -6,12 +6,14 @@ streams, kind triton answers ValidationError like Triton's SageMaker frontend, w
 streaming), ``GET /ping``, ``GET /_emulator/stats`` and ``POST /_emulator/reset`` (test helpers). With
 ``container=NAME`` it also answers ``POST /invocations`` as that endpoint's model container would
 (the SageMaker container contract, for ``--container-url``). The async operation answers
-ValidationError.
+ValidationError. With ``upstream=URL`` (proxy mode, ``proxy``) both invoke operations and ``/ping`` go
+to that model container instead of the configured endpoints.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import signal
 import sys
@@ -29,6 +31,14 @@ from bench.emulator.awserrors import (
 from bench.emulator.config import ENDPOINT_NAME_MAX, ENDPOINT_NAME_PATTERN, EmulatorConfig, load_config
 from bench.emulator.endpoint import EndpointRuntime
 from bench.emulator.llmendpoint import LlmEndpointRuntime
+from bench.emulator.proxy import (
+    CONNECT_TIMEOUT_S,
+    CONNECTION_LIMIT,
+    PROXY_ENDPOINT_NAME,
+    PROXY_KEY,
+    READ_TIMEOUT_S,
+    UpstreamProxy,
+)
 from bench.emulator.render import render_toml
 from bench.emulator.routing import EndpointBase
 from bench.errors import ConfigError
@@ -81,9 +91,37 @@ STATE_KEY = web.AppKey("bench_emulator_state", EmulatorState)
 CONTAINER_KEY = web.AppKey("bench_emulator_container", str)
 
 
-def build_app(config: EmulatorConfig, *, container: str | None = None) -> web.Application:
-    """The emulator as an aiohttp application (no access log is attached here; see ``serve``)."""
+def build_app(
+    config: EmulatorConfig,
+    *,
+    container: str | None = None,
+    upstream: str | None = None,
+    upstream_stream_path: str | None = None,
+    upstream_connect_timeout_s: float = CONNECT_TIMEOUT_S,
+    upstream_read_timeout_s: float = READ_TIMEOUT_S,
+    upstream_connection_limit: int = CONNECTION_LIMIT,
+) -> web.Application:
+    """The emulator as an aiohttp application (no access log is attached here; see ``serve``).
+
+    ``upstream``: proxy mode, every endpoint is the container at that URL (``proxy.UpstreamProxy``);
+    the configuration then only gives the account and region of error texts.
+    """
     app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    if upstream is not None:
+        if container is not None:
+            raise ConfigError("--container and --upstream exclude each other; give one of them")
+        proxy = UpstreamProxy(
+            upstream,
+            account=config.account,
+            region=config.region,
+            stream_path=upstream_stream_path,
+            connect_timeout_s=upstream_connect_timeout_s,
+            read_timeout_s=upstream_read_timeout_s,
+            connection_limit=upstream_connection_limit,
+        )
+        app[PROXY_KEY] = proxy
+        app.cleanup_ctx.append(proxy.session_context)
+        config = dataclasses.replace(config, endpoints=())
     state = EmulatorState(config)
     app[STATE_KEY] = state
     if container is not None:
@@ -118,6 +156,9 @@ async def _invoke(request: web.Request) -> web.StreamResponse:
             endpoint.stats.requests += 1
             endpoint.stats.errors += 1
         return error_response("ValidationError", constraint_violations(violations), request_id=request_id)
+    proxy = request.app.get(PROXY_KEY)
+    if proxy is not None:
+        return await proxy.invoke(request, name, body, request_id)
     if endpoint is None:
         message = f"Endpoint {name} of account {state.config.account} not found."
         return error_response("ValidationError", message, request_id=request_id)
@@ -154,7 +195,7 @@ async def _unsupported(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     name = request.match_info["name"]
     request_id = str(uuid.uuid4())
-    if name not in state.endpoints:
+    if name not in state.endpoints and PROXY_KEY not in request.app:
         message = f"Endpoint {name} of account {state.config.account} not found."
     else:
         message = f"Endpoint {name} does not support {request.match_info['operation']} in this emulator."
@@ -162,15 +203,25 @@ async def _unsupported(request: web.Request) -> web.StreamResponse:
 
 
 async def _ping(request: web.Request) -> web.StreamResponse:
+    proxy = request.app.get(PROXY_KEY)
+    if proxy is not None:
+        return await proxy.ping()
     return web.Response(body=b"")
 
 
 async def _stats(request: web.Request) -> web.StreamResponse:
-    return web.json_response(request.app[STATE_KEY].stats())
+    stats = request.app[STATE_KEY].stats()
+    proxy = request.app.get(PROXY_KEY)
+    if proxy is not None:
+        stats["proxy"] = proxy.stats_json()
+    return web.json_response(stats)
 
 
 async def _reset(request: web.Request) -> web.StreamResponse:
     request.app[STATE_KEY].reset()
+    proxy = request.app.get(PROXY_KEY)
+    if proxy is not None:
+        proxy.reset()
     return web.json_response({"reset": True})
 
 
@@ -185,11 +236,20 @@ def listening_line(host: str, port: int, endpoints: list[str]) -> str:
 
 
 def serve(
-    host: str = "127.0.0.1", port: int = 8080, config_path: Path | None = None, container: str | None = None
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    config_path: Path | None = None,
+    container: str | None = None,
+    *,
+    upstream: str | None = None,
+    upstream_stream_path: str | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; print one line with the actual URL once listening."""
+    """Serve until SIGINT or SIGTERM; print one line with the actual URL once listening.
+
+    In proxy mode (``upstream``) the listening line names one endpoint, ``upstream``.
+    """
     config = load_config(config_path)
-    app = build_app(config, container=container)
+    app = build_app(config, container=container, upstream=upstream, upstream_stream_path=upstream_stream_path)
     asyncio.run(_serve(app, config, host, port))
 
 
@@ -209,7 +269,8 @@ async def _serve(app: web.Application, config: EmulatorConfig, host: str, port: 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     actual_port = int(runner.addresses[0][1])
-    sys.stdout.write(listening_line(host, actual_port, config.endpoint_names) + "\n")
+    names = [PROXY_ENDPOINT_NAME] if PROXY_KEY in app else config.endpoint_names
+    sys.stdout.write(listening_line(host, actual_port, names) + "\n")
     sys.stdout.flush()
     try:
         await stop.wait()

@@ -1,0 +1,123 @@
+"""The emulator as a SageMaker front (``bench serve --upstream``) for a real Triton: boto3 through the
+proxy to Triton's SageMaker frontend, and a decoupled model's generate_stream through
+InvokeEndpointWithResponseStream."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from locust.env import Environment
+from triton_server import TritonServer
+
+from bench import errors
+from bench.collect import CsvRecordWriter, RequestCollector
+from bench.config import EndpointSpec, PayloadSpec, StreamSpec, TransportSpec, parse_tensor_spec
+from bench.emulator.process import EmulatorProcess, start_emulator
+from bench.payload.llm import build_stream_bodies
+from bench.payload.pool import build_requests, build_tensor_sets
+from bench.payload.triton import decode_response
+from bench.transport import make_stream_transport, make_transport
+from bench.users import SageMakerStreamingUser, StreamWorkload, attach_workload
+
+DATATYPES = (
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+)
+
+
+@pytest.fixture(scope="module")
+def identity_proxy(triton_identity: TritonServer) -> Iterator[EmulatorProcess]:
+    with start_emulator(upstream=triton_identity.sagemaker_url) as proxy:
+        yield proxy
+
+
+@pytest.fixture(scope="module")
+def add_sub_proxy(triton_add_sub: TritonServer) -> Iterator[EmulatorProcess]:
+    stream_url = f"{triton_add_sub.http_url}/v2/models/tokens/generate_stream"
+    with start_emulator(upstream=triton_add_sub.sagemaker_url, upstream_stream_path=stream_url) as proxy:
+        yield proxy
+
+
+def _endpoint(proxy: EmulatorProcess) -> EndpointSpec:
+    return EndpointSpec(name="triton", endpoint_url=proxy.url, emulated=True)
+
+
+def test_every_datatype_through_boto3_and_the_proxy(identity_proxy: EmulatorProcess) -> None:
+    payload = PayloadSpec(
+        inputs=tuple(parse_tensor_spec(f"IN_{d}:{d}:2,3") for d in DATATYPES), synthetic_variants=1
+    )
+    sent = {t.name.removeprefix("IN_"): t.array for t in build_tensor_sets(payload)[0]}
+    request = build_requests(payload)[0]
+    response = make_transport(_endpoint(identity_proxy), TransportSpec()).invoke(
+        request.body, request.content_type, "p-1"
+    )
+    assert response.variant == "AllTraffic"
+    got = {
+        o.name.removeprefix("OUT_"): o.array for o in decode_response(response.body, response.content_type)
+    }
+    assert {d: got[d].reshape(-1).tolist() for d in DATATYPES} == {
+        d: sent[d].reshape(-1).tolist() for d in DATATYPES
+    }
+
+
+def test_triton_errors_through_boto3_and_the_proxy(add_sub_proxy: EmulatorProcess) -> None:
+    request = build_requests(
+        PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("BOGUS:FP32:1,16")))
+    )[0]
+    with pytest.raises(errors.ModelError) as caught:
+        make_transport(_endpoint(add_sub_proxy), TransportSpec()).invoke(
+            request.body, request.content_type, "p-2"
+        )
+    assert (caught.value.original_status, caught.value.http_status) == (400, 424)
+    assert (
+        caught.value.original_message
+        == "{\"error\":\"unexpected inference input 'BOGUS' for model 'add_sub'\"}"
+    )
+
+
+def test_generate_stream_through_the_proxy_gives_ttfp_and_tokens(
+    add_sub_proxy: EmulatorProcess, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    spec = StreamSpec(
+        endpoint=_endpoint(add_sub_proxy), stream_format="auto", prompts=("hello",), max_tokens=8
+    )
+    transport = make_stream_transport(spec.endpoint, TransportSpec())
+    environment = Environment(user_classes=[SageMakerStreamingUser])
+    bodies = build_stream_bodies(spec.prompts, None, "triton", spec.max_tokens)
+    attach_workload(environment, StreamWorkload(spec, bodies, transport))
+    collector = RequestCollector(CsvRecordWriter(tmp_path / "requests.csv"), clock=time.time)
+    environment.events.request.add_listener(collector.on_request)
+
+    class _Streamer(SageMakerStreamingUser):
+        pass
+
+    user = _Streamer(environment)
+    user.on_start()
+    for _ in range(3):
+        user.send_stream()
+    collector.close()
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "requests.csv").open()))
+    assert [r["status"] for r in rows] == ["ok"] * 3, rows[0]
+    for row in rows:
+        assert row["tokens"] == "8"
+        assert int(row["parts"]) >= 1
+        assert 0 < float(row["ttfp_ms"]) <= float(row["ttft_ms"]) < float(row["latency_ms"])
+    print(
+        "triton generate_stream through the proxy:",
+        [(r["ttfp_ms"], r["parts"], r["itl_mean_ms"]) for r in rows],
+    )
