@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO_STEPS ?= 1,2,4,8,16
 DEMO_STEP ?= 5s
 
-.PHONY: demo test check lint typecheck imports unit integration e2e clean
+.PHONY: demo test check lint typecheck imports unit integration e2e conformance clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ integration: $(STAMP)
 
 e2e: $(STAMP)
 	$(BIN)/pytest -q tests/e2e
+
+conformance: $(STAMP)
+	$(BIN)/pytest -q tests/conformance
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis *.egg-info
