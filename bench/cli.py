@@ -5,6 +5,7 @@
     bench report  RUN_DIR [--warmup DURATION]
     bench gate    RUN_DIR --gate EXPR [--gate EXPR ...] [--warmup DURATION]
     bench compare BASELINE_DIR CANDIDATE_DIR [--max-regression 10%] [--out DIR]
+    bench selfbench [--quick] [--seconds S] [--users N] [--out DIR]
 
 Exit codes: 0 ok; 1 the endpoint answered with an error (invoke); 2 bad configuration or usage;
 3 a gate failed (gate, report) or a significant regression (compare).
@@ -92,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--out", type=Path, help="where compare.csv and compare.md go (default: the candidate directory)"
     )
+
+    selfbench = commands.add_parser(
+        "selfbench", help="measure the load generator itself (requests per CPU-second)"
+    )
+    selfbench.add_argument(
+        "--quick", action="store_true", help="2 s per variant, 4 users: checks the output, not the speed"
+    )
+    selfbench.add_argument("--seconds", type=float, default=10.0, help="seconds per variant (default 10)")
+    selfbench.add_argument("--users", type=int, default=16, help="users of the throughput runs (default 16)")
+    selfbench.add_argument(
+        "--out", type=Path, default=Path("reports/selfbench"), help="where selfbench.csv goes"
+    )
     return parser
 
 
@@ -104,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _invoke(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "selfbench":
+            return _selfbench(args)
         return _report(args)
     except ConfigError as exc:
         sys.stderr.write(f"bench {args.command}: error: {exc}\n")
@@ -238,6 +253,22 @@ def _report(args: argparse.Namespace) -> int:
     print(format_gates(tables.gates))
     print("bench: all gates passed" if tables.gates_passed else "bench: GATES FAILED (exit code 3)")
     return 0 if tables.gates_passed else 3
+
+
+def _selfbench(args: argparse.Namespace) -> int:
+    from bench.selfbench import format_table, run_selfbench
+
+    seconds, users = (2.0, 4) if args.quick else (args.seconds, args.users)
+    if seconds <= 0 or users < 1:
+        raise ConfigError("--seconds and --users must be positive")
+    rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick)
+    if args.quick:
+        print(
+            "bench: --quick: one short run per variant; the figures include Locust's start-up (not a measurement)"
+        )
+    print(format_table(rows))
+    print(f"bench: wrote {args.out / 'selfbench.csv'}")
+    return 0
 
 
 def _compare(args: argparse.Namespace) -> int:
