@@ -32,7 +32,7 @@ DATATYPES = (
     "BYTES",
 )
 TENSOR_FORMATS = ("binary", "json")
-TRANSPORTS = ("boto3",)
+TRANSPORTS = ("boto3", "fast")
 
 # SageMaker's real-time payload limit: InvokeEndpoint Body max 6291456 bytes (PROTOCOLS.md 1.3).
 MAX_REQUEST_BYTES = 6_291_456
@@ -151,6 +151,7 @@ class RunConfig:
     warmup_s: float = 0.0
     gates: tuple[str, ...] = ()  # gate expressions (bench.analysis.gates), checked when parsed
     gate_abort: bool = False
+    require_valid: bool = False
     capacity: CapacitySpec | None = None
 
 

@@ -183,6 +183,11 @@ OPTIONS: tuple[Option, ...] = (
         "EXPR",
         repeat=True,
     ),
+    Option(
+        ("--require-valid",),
+        "Fail the run (exit 3) when the load generator itself was saturated (CPU over 90% of a core or event-loop lag over 20 ms).",
+        flag=True,
+    ),
     # Capacity planning.
     Option(
         ("--steps",),
@@ -335,6 +340,7 @@ def run_config_from_options(
         warmup_s=parse_duration(values.get("warmup") or "0s", option="--warmup"),
         gates=tuple(g.expression for g in parse_gates(values.get("gate") or [])),
         gate_abort=bool(values.get("gate_abort")),
+        require_valid=bool(values.get("require_valid")),
         capacity=_capacity_spec(values),
     )
 

@@ -36,6 +36,7 @@ from bench.analysis.capacity import StepStats, planning_inputs, step_stats
 from bench.analysis.gates import GateResult, GateWatch, parse_gates
 from bench.analysis.records import records_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
+from bench.collect.health import HealthMonitor, HealthReport
 from bench.config import RunConfig
 from bench.errors import ConfigError
 from bench.options import add_options, needs_emulator, option_values, run_config_from_options
@@ -114,6 +115,8 @@ class Harness:
         self._closing_lines: list[str] = []
         self.gates_passed: bool | None = None  # verdict of the last run's gates (None: no gates)
         self.shape: StepLoadShape | None = None
+        self.health: HealthMonitor | None = None
+        self.health_report: HealthReport | None = None
         self._step_records: dict[int, list[RequestRecord]] = {}
         self.aborted_by: GateResult | None = None
 
@@ -305,6 +308,8 @@ class Harness:
             step_of=self.shape.step_at if self.shape is not None else (lambda started_s: None),
         )
         self.environment.events.request.add_listener(self.collector.on_request)
+        self.health = HealthMonitor(warmup_s=self.config.warmup_s)
+        self.health.start()
         self._write_run_json(ended_at=None)
         logger.info("writing %s", self.run_dir)
 
@@ -329,6 +334,7 @@ class Harness:
         self.environment.events.request.remove_listener(collector.on_request)
         collector.close()
         self.collector = None
+        self.health_report = self.health.stop() if self.health is not None else None
         (run_dir / ERROR_SAMPLES_JSON).write_text(_json(collector.error_sample_list()), encoding="utf-8")
         self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
         self._write_locust_csvs(run_dir)
@@ -357,6 +363,15 @@ class Harness:
                 f"bench: the summary leaves out the first {self.config.warmup_s:g} s (warm-up): "
                 f"{tables.measured_records} of {tables.records} requests"
             )
+        health = self.health_report
+        if health is not None and not health.valid:
+            lines.append(
+                f"bench: INVALID run: {'; '.join(health.reasons)}: the load generator limited the load; "
+                f"run with about {health.processes_needed} worker processes (locust --processes {health.processes_needed})"
+            )
+            if self.config.require_valid:
+                self.gates_passed = False
+                lines.append("bench: --require-valid: the run fails (exit code 3)")
         if tables.capacity is not None:
             lines += [
                 "",
@@ -401,6 +416,8 @@ class Harness:
                 "started_at": _iso(self.started_at),
                 "ended_at": _iso(ended_at),
                 "records": records,
+                "valid": self.health_report.valid if self.health_report is not None else None,
+                "health": asdict(self.health_report) if self.health_report is not None else None,
                 "command_line": sys.argv,
                 "config": _config_dict(self.config),
                 "emulator": {"url": self._emulator_url()} if self.config.endpoint.emulated else None,

@@ -104,3 +104,16 @@ def test_gates_and_warmup_from_a_config_file(tmp_path: Path) -> None:
     run = json.loads((only_run_dir(tmp_path / "r") / "run.json").read_text())
     assert run["config"]["gates"] == ["p95(latency)<10s", "count>=1"]
     assert run["config"]["warmup_s"] == 1.0
+
+
+def test_a_saturated_load_generator_is_flagged_and_require_valid_fails_it(tmp_path: Path) -> None:
+    result = run_locust(
+        "--headless", "-u", "32", "-r", "32", "-t", "5s", *TRITON, "--report-dir", str(tmp_path / "r"),
+        "--emulator-config", str(TEST_EMULATOR_CONFIG), "--endpoint", "instant", "--require-valid",
+    )  # fmt: skip
+    run = json.loads((only_run_dir(tmp_path / "r") / "run.json").read_text())
+    assert run["valid"] is False, run["health"]
+    assert run["health"]["cpu_p95"] > 0.9
+    assert "INVALID run" in result.stdout
+    assert "locust --processes" in result.stdout
+    assert result.code == 3
