@@ -1,6 +1,7 @@
 """``bench``: the emulator, one-off invocations and offline reports. Thin; argparse.
 
-    bench serve   [--host 127.0.0.1] [--port 8080] [--config FILE] [--container NAME] [--print-config]
+    bench serve   [--host 127.0.0.1] [--port 8080] [--config FILE] [--container NAME] [--upstream URL]
+                  [--upstream-stream-path PATH] [--verify-sigv4] [--sigv4-credential KEY:SECRET] [--print-config]
     bench invoke  [same endpoint and payload options as the locustfile]
     bench report  RUN_DIR [--warmup DURATION]
     bench gate    RUN_DIR --gate EXPR [--gate EXPR ...] [--warmup DURATION]
@@ -57,6 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--upstream-stream-path",
         metavar="PATH",
         help="proxy mode: the container path of response-stream invocations (default /invocations)",
+    )
+    serve.add_argument(
+        "--verify-sigv4",
+        action="store_true",
+        help="refuse requests without a valid SigV4 signature (403, as AWS does)",
+    )
+    serve.add_argument(
+        "--sigv4-credential",
+        metavar="ACCESS_KEY:SECRET",
+        action="append",
+        default=[],
+        help="a key pair --verify-sigv4 accepts (repeatable; default AKIDEXAMPLE and its example secret)",
+    )
+    serve.add_argument(
+        "--record-requests",
+        metavar="N",
+        type=int,
+        default=0,
+        help="keep the last N requests for GET /_emulator/last-requests",
     )
     serve.add_argument(
         "--print-config", action="store_true", help="print the effective configuration and exit"
@@ -133,6 +153,12 @@ def _serve(args: argparse.Namespace) -> int:
         return 0
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
+    credentials = {}
+    for pair in args.sigv4_credential:
+        key, sep, secret = pair.partition(":")
+        if not sep or not key or not secret:
+            raise ConfigError(f"--sigv4-credential {pair!r}: write ACCESS_KEY:SECRET")
+        credentials[key] = secret
     serve(
         host=args.host,
         port=args.port,
@@ -140,6 +166,9 @@ def _serve(args: argparse.Namespace) -> int:
         container=args.container,
         upstream=args.upstream,
         upstream_stream_path=args.upstream_stream_path,
+        verify_sigv4=args.verify_sigv4,
+        sigv4_credentials=credentials or None,
+        record_requests=args.record_requests,
     )
     return 0
 

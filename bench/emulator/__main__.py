@@ -3,6 +3,11 @@
 Proxy mode: ``--upstream http://HOST:PORT [--upstream-stream-path PATH]`` puts the SageMaker runtime API
 in front of that model container (``bench.emulator.proxy``).
 
+``--verify-sigv4 [--sigv4-credential ACCESS_KEY:SECRET ...]`` refuses requests without a valid SigV4
+signature (``bench.emulator.sigv4``; default credentials: AWS's example pair ``AKIDEXAMPLE`` /
+``wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY``). ``--record-requests N`` keeps the last N requests for
+``GET /_emulator/last-requests``.
+
 Exit codes: 0 after SIGINT/SIGTERM or ``--print-config``; 2 on a configuration error (one line on
 stderr, no traceback).
 """
@@ -41,9 +46,36 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="proxy mode: where response-stream invocations go on the container (default /invocations)",
     )
     parser.add_argument(
+        "--verify-sigv4",
+        action="store_true",
+        help="refuse SageMaker API requests without a valid SigV4 signature (403, as AWS does)",
+    )
+    parser.add_argument(
+        "--sigv4-credential",
+        metavar="ACCESS_KEY:SECRET",
+        action="append",
+        default=[],
+        type=_credential,
+        help="a key pair --verify-sigv4 accepts (repeatable; default AKIDEXAMPLE and its example secret)",
+    )
+    parser.add_argument(
+        "--record-requests",
+        metavar="N",
+        type=int,
+        default=0,
+        help="keep the last N requests for GET /_emulator/last-requests (default 0: off)",
+    )
+    parser.add_argument(
         "--print-config", action="store_true", help="print the effective configuration and exit"
     )
     return parser.parse_args(argv)
+
+
+def _credential(text: str) -> tuple[str, str]:
+    key, sep, secret = text.partition(":")
+    if not sep or not key or not secret:
+        raise argparse.ArgumentTypeError(f"expected ACCESS_KEY:SECRET, got {text!r}")
+    return key, secret
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
             container=args.container,
             upstream=args.upstream,
             upstream_stream_path=args.upstream_stream_path,
+            verify_sigv4=args.verify_sigv4,
+            sigv4_credentials=dict(args.sigv4_credential) or None,
+            record_requests=args.record_requests,
         )
     except ConfigError as exc:
         print(f"bench emulator: {exc}", file=sys.stderr)

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import IO
@@ -72,12 +73,18 @@ def start_emulator(
     container: str | None = None,
     upstream: str | None = None,
     upstream_stream_path: str | None = None,
+    verify_sigv4: bool = False,
+    credentials: Mapping[str, str] | None = None,
+    record_requests: int = 0,
 ) -> EmulatorProcess:
     """Start ``python -m bench.emulator`` and return once it listens; ConfigError if it cannot start.
 
     ``container=NAME`` also serves ``POST /invocations`` as that endpoint's model container.
     ``upstream=URL`` runs proxy mode in front of that container (``endpoints`` is then ``["upstream"]``);
     ``upstream_stream_path`` is where response-stream invocations go on it (default ``/invocations``).
+    ``verify_sigv4`` checks every request's SigV4 signature against ``credentials`` (access key ->
+    secret; default AWS's example pair, ``bench.emulator.sigv4``): test keys only, they travel on the
+    child's command line. ``record_requests=N`` keeps the last N requests for ``/_emulator/last-requests``.
     """
     command = [sys.executable, "-m", "bench.emulator", "--host", host, "--port", str(port)]
     if config_path is not None:
@@ -88,6 +95,12 @@ def start_emulator(
         command += ["--upstream", upstream]
     if upstream_stream_path is not None:
         command += ["--upstream-stream-path", upstream_stream_path]
+    if verify_sigv4:
+        command.append("--verify-sigv4")
+        for key, secret in (credentials or {}).items():
+            command += ["--sigv4-credential", f"{key}:{secret}"]
+    if record_requests:
+        command += ["--record-requests", str(record_requests)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"

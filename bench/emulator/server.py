@@ -3,22 +3,28 @@
 Routes (PROTOCOLS.md 1.2): ``POST /endpoints/{name}/invocations`` (InvokeEndpoint),
 ``POST /endpoints/{name}/invocations-response-stream`` (InvokeEndpointWithResponseStream: kind llm
 streams, kind triton answers ValidationError like Triton's SageMaker frontend, which has no
-streaming), ``GET /ping``, ``GET /_emulator/stats`` and ``POST /_emulator/reset`` (test helpers). With
+streaming), ``GET /ping``, ``GET /_emulator/stats``, ``GET /_emulator/last-requests`` and
+``POST /_emulator/reset`` (test helpers; requests are logged only with ``record_requests=N``). With
 ``container=NAME`` it also answers ``POST /invocations`` as that endpoint's model container would
 (the SageMaker container contract, for ``--container-url``). The async operation answers
 ValidationError. With ``upstream=URL`` (proxy mode, ``proxy``) both invoke operations and ``/ping`` go
-to that model container instead of the configured endpoints.
+to that model container instead of the configured endpoints. With ``verify_sigv4`` every SageMaker API
+request must carry a valid SigV4 signature (``sigv4``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
+import hashlib
 import random
 import signal
 import sys
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -41,6 +47,7 @@ from bench.emulator.proxy import (
 )
 from bench.emulator.render import render_toml
 from bench.emulator.routing import EndpointBase
+from bench.emulator.sigv4 import Handler, SigV4Verifier, sigv4_middleware
 from bench.errors import ConfigError
 
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint Body max (PROTOCOLS.md 1.3)
@@ -87,8 +94,36 @@ class EmulatorState:
             endpoint.reset()
 
 
+class RequestLog:
+    """The last ``size`` requests as received (method, raw path, header lines, body sha256), for tests."""
+
+    def __init__(self, size: int) -> None:
+        self.entries: collections.deque[dict[str, Any]] = collections.deque(maxlen=size)
+
+    def middleware(self) -> Any:
+        @web.middleware
+        async def record(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if not request.path.startswith("/_emulator/"):
+                too_large = (request.content_length or 0) > CLIENT_MAX_SIZE  # left for the handler to refuse
+                digest = None if too_large else hashlib.sha256(await request.read()).hexdigest()
+                self.entries.append(
+                    {
+                        "method": request.method,
+                        "path": request.raw_path,
+                        "headers": [
+                            [k.decode("latin-1"), v.decode("latin-1")] for k, v in request.raw_headers
+                        ],
+                        "body_sha256": digest,
+                    }
+                )
+            return await handler(request)
+
+        return record
+
+
 STATE_KEY = web.AppKey("bench_emulator_state", EmulatorState)
 CONTAINER_KEY = web.AppKey("bench_emulator_container", str)
+LOG_KEY = web.AppKey("bench_emulator_request_log", RequestLog)
 
 
 def build_app(
@@ -100,13 +135,27 @@ def build_app(
     upstream_connect_timeout_s: float = CONNECT_TIMEOUT_S,
     upstream_read_timeout_s: float = READ_TIMEOUT_S,
     upstream_connection_limit: int = CONNECTION_LIMIT,
+    verify_sigv4: bool = False,
+    sigv4_credentials: Mapping[str, str] | None = None,
+    record_requests: int = 0,
 ) -> web.Application:
     """The emulator as an aiohttp application (no access log is attached here; see ``serve``).
 
     ``upstream``: proxy mode, every endpoint is the container at that URL (``proxy.UpstreamProxy``);
     the configuration then only gives the account and region of error texts.
+    ``verify_sigv4``: refuse SageMaker API requests without a valid signature by one of
+    ``sigv4_credentials`` (access key -> secret; default ``sigv4.DEFAULT_CREDENTIALS``) for the
+    configured region. ``record_requests=N``: keep the last N requests for ``/_emulator/last-requests``.
     """
-    app = web.Application(client_max_size=CLIENT_MAX_SIZE)
+    middlewares = []
+    log = RequestLog(record_requests) if record_requests > 0 else None
+    if log is not None:
+        middlewares.append(log.middleware())
+    if verify_sigv4:
+        middlewares.append(sigv4_middleware(SigV4Verifier(sigv4_credentials, region=config.region)))
+    app = web.Application(client_max_size=CLIENT_MAX_SIZE, middlewares=middlewares)
+    if log is not None:
+        app[LOG_KEY] = log
     if upstream is not None:
         if container is not None:
             raise ConfigError("--container and --upstream exclude each other; give one of them")
@@ -137,6 +186,7 @@ def build_app(
     app.router.add_get("/ping", _ping)
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_post("/_emulator/reset", _reset)
+    app.router.add_get("/_emulator/last-requests", _last_requests)
     return app
 
 
@@ -217,8 +267,21 @@ async def _stats(request: web.Request) -> web.StreamResponse:
     return web.json_response(stats)
 
 
+async def _last_requests(request: web.Request) -> web.StreamResponse:
+    """``{"requests": [...]}``, oldest first (empty unless ``record_requests`` is on); ``?n=`` limits it."""
+    log = request.app.get(LOG_KEY)
+    entries = list(log.entries) if log is not None else []
+    count = request.query.get("n", "")
+    if count.isdigit():
+        entries = entries[-int(count) :] if int(count) else []
+    return web.json_response({"requests": entries})
+
+
 async def _reset(request: web.Request) -> web.StreamResponse:
     request.app[STATE_KEY].reset()
+    log = request.app.get(LOG_KEY)
+    if log is not None:
+        log.entries.clear()
     proxy = request.app.get(PROXY_KEY)
     if proxy is not None:
         proxy.reset()
@@ -243,13 +306,24 @@ def serve(
     *,
     upstream: str | None = None,
     upstream_stream_path: str | None = None,
+    verify_sigv4: bool = False,
+    sigv4_credentials: Mapping[str, str] | None = None,
+    record_requests: int = 0,
 ) -> None:
     """Serve until SIGINT or SIGTERM; print one line with the actual URL once listening.
 
     In proxy mode (``upstream``) the listening line names one endpoint, ``upstream``.
     """
     config = load_config(config_path)
-    app = build_app(config, container=container, upstream=upstream, upstream_stream_path=upstream_stream_path)
+    app = build_app(
+        config,
+        container=container,
+        upstream=upstream,
+        upstream_stream_path=upstream_stream_path,
+        verify_sigv4=verify_sigv4,
+        sigv4_credentials=sigv4_credentials,
+        record_requests=record_requests,
+    )
     asyncio.run(_serve(app, config, host, port))
 
 

@@ -16,20 +16,28 @@ __all__ = [
 
 
 def make_transport(endpoint: EndpointSpec, spec: TransportSpec) -> Transport:
-    """The transport for a run: the container contract for ``--container-url``, else boto3."""
+    """The transport for a run: the container contract for ``--container-url``, else boto3 or fast."""
     if endpoint.container_url:
         from bench.transport.container import ContainerTransport
 
         transport = ContainerTransport(endpoint, spec)
         transport.ping()
         return transport
+    if spec.kind == "fast":
+        from bench.transport.fast import FastTransport
+
+        return FastTransport(endpoint, spec)
     from bench.transport.boto import Boto3Transport
 
     return Boto3Transport(endpoint, spec)
 
 
 def make_stream_transport(endpoint: EndpointSpec, spec: TransportSpec) -> StreamTransport:
-    """The transport for InvokeEndpointWithResponseStream: boto3."""
+    """The transport for InvokeEndpointWithResponseStream: boto3, or fast (``spec.kind``)."""
+    if spec.kind == "fast":
+        from bench.transport.fast import FastTransport
+
+        return FastTransport(endpoint, spec)
     from bench.transport.boto import Boto3Transport
 
     return Boto3Transport(endpoint, spec)

@@ -183,7 +183,7 @@ def payload_parts(stream: Any) -> Iterator[bytes]:
         raise
     except ParserError as exc:
         raise DecodeError(f"event stream: {exc}", stage="first_part" if parts == 0 else "mid_stream") from exc
-    except (url_exc.ReadTimeoutError, boto_exc.ReadTimeoutError) as exc:
+    except (url_exc.ReadTimeoutError, boto_exc.ReadTimeoutError, TimeoutError) as exc:
         raise TimeoutError_(str(exc), stage="first_part" if parts == 0 else "mid_stream") from exc
     except (url_exc.HTTPError, boto_exc.BotoCoreError, OSError) as exc:
         message_text = f"{type(exc).__name__}: {exc}"
