@@ -130,7 +130,13 @@ def run_selfbench(
             "BENCH_SELFBENCH_BODY": str(body),
             "BENCH_SELFBENCH_CONTENT_TYPE": request.content_type,
         }
-        env.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+        # Every variant signs its requests (SigV4 with example credentials), as it would against AWS.
+        env.update(
+            AWS_EC2_METADATA_DISABLED="true",
+            AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
+            AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
         with start_emulator(config) as emulator:
             for variant in variants():
                 short = _run(

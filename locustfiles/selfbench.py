@@ -13,7 +13,6 @@ from pathlib import Path
 
 import boto3
 import locust  # noqa: F401  (first: gevent monkey-patching must precede boto3 and urllib3)
-from botocore import UNSIGNED
 from botocore.config import Config
 from locust import FastHttpUser, User, constant, constant_throughput, task
 
@@ -51,9 +50,7 @@ class BareBoto3User(User):
     def on_start(self) -> None:
         global _CLIENT
         if _CLIENT is None:
-            config = Config(
-                retries={"total_max_attempts": 1}, max_pool_connections=64, signature_version=UNSIGNED
-            )
+            config = Config(retries={"total_max_attempts": 1}, max_pool_connections=64)
             _CLIENT = boto3.client(
                 "sagemaker-runtime", endpoint_url=self.host, region_name="us-east-1", config=config
             )
