@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from bench.config import parse_duration
+from bench.emulator.__main__ import add_serve_arguments, serve_from_args
 from bench.errors import ConfigError, EndpointError, ModelError
 from bench.options import add_options, needs_emulator, option_values, run_config_from_options
 
@@ -41,46 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     serve = commands.add_parser("serve", help="run the SageMaker runtime emulator (loopback by default)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks a free one)")
-    serve.add_argument(
-        "--config", type=Path, help="endpoints TOML (default: the packaged demo configuration)"
-    )
-    serve.add_argument(
-        "--container", metavar="NAME", help="also answer POST /invocations as endpoint NAME's model container"
-    )
-    serve.add_argument(
-        "--upstream",
-        metavar="URL",
-        help="proxy mode: the SageMaker runtime API in front of the model container at URL (http://HOST:PORT)",
-    )
-    serve.add_argument(
-        "--upstream-stream-path",
-        metavar="PATH",
-        help="proxy mode: the container path of response-stream invocations (default /invocations)",
-    )
-    serve.add_argument(
-        "--verify-sigv4",
-        action="store_true",
-        help="refuse requests without a valid SigV4 signature (403, as AWS does)",
-    )
-    serve.add_argument(
-        "--sigv4-credential",
-        metavar="ACCESS_KEY:SECRET",
-        action="append",
-        default=[],
-        help="a key pair --verify-sigv4 accepts (repeatable; default AKIDEXAMPLE and its example secret)",
-    )
-    serve.add_argument(
-        "--record-requests",
-        metavar="N",
-        type=int,
-        default=0,
-        help="keep the last N requests for GET /_emulator/last-requests",
-    )
-    serve.add_argument(
-        "--print-config", action="store_true", help="print the effective configuration and exit"
-    )
+    add_serve_arguments(serve)
 
     invoke = commands.add_parser("invoke", help="send one request and print the decoded response as JSON")
     add_options(invoke, locust=False, environ=os.environ)
@@ -146,30 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from bench.emulator.server import render_config, serve
-
-    if args.print_config:
-        sys.stdout.write(render_config(args.config))
-        return 0
-    if not 0 <= args.port <= 65535:
-        raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
-    credentials = {}
-    for pair in args.sigv4_credential:
-        key, sep, secret = pair.partition(":")
-        if not sep or not key or not secret:
-            raise ConfigError(f"--sigv4-credential {pair!r}: write ACCESS_KEY:SECRET")
-        credentials[key] = secret
-    serve(
-        host=args.host,
-        port=args.port,
-        config_path=args.config,
-        container=args.container,
-        upstream=args.upstream,
-        upstream_stream_path=args.upstream_stream_path,
-        verify_sigv4=args.verify_sigv4,
-        sigv4_credentials=credentials or None,
-        record_requests=args.record_requests,
-    )
+    serve_from_args(args)
     return 0
 
 

@@ -26,7 +26,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.config import DATATYPES
+
 PYTRITON = "nvidia-pytriton==0.7.0"
+# The Python backend has no numpy type for BF16, so the real identity model covers the other 13.
+PYTHON_BACKEND_DATATYPES = tuple(d for d in DATATYPES if d != "BF16")
 MODELS = Path(__file__).resolve().parent / "triton" / "models"
 CACHE = Path(os.environ.get("BENCH_TRITON_CACHE", Path.home() / ".cache" / "sagemaker-bench" / "triton-2.51"))
 

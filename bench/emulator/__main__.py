@@ -23,10 +23,8 @@ from bench.errors import ConfigError
 EXIT_CONFIG = 2
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m bench.emulator", description="Serve the loopback SageMaker runtime emulator."
-    )
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    """The emulator's options, shared by ``python -m bench.emulator`` and ``bench serve``."""
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument(
         "--port", type=int, default=8080, help="port to bind; 0 picks a free one (default 8080)"
@@ -43,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--upstream-stream-path",
         metavar="PATH",
-        help="proxy mode: where response-stream invocations go on the container (default /invocations)",
+        help="proxy mode: where response-stream invocations go on the container (a path, or a full URL; default /invocations)",
     )
     parser.add_argument(
         "--verify-sigv4",
@@ -68,6 +66,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--print-config", action="store_true", help="print the effective configuration and exit"
     )
+
+
+def serve_from_args(args: argparse.Namespace) -> None:
+    """Print the configuration or serve until SIGINT/SIGTERM. Raises ConfigError."""
+    from bench.emulator.server import render_config, serve  # aiohttp is imported only when serving
+
+    if args.print_config:
+        sys.stdout.write(render_config(args.config))
+        return
+    if not 0 <= args.port <= 65535:
+        raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
+    serve(
+        host=args.host,
+        port=args.port,
+        config_path=args.config,
+        container=args.container,
+        upstream=args.upstream,
+        upstream_stream_path=args.upstream_stream_path,
+        verify_sigv4=args.verify_sigv4,
+        sigv4_credentials=dict(args.sigv4_credential) or None,
+        record_requests=args.record_requests,
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.emulator", description="Serve the loopback SageMaker runtime emulator."
+    )
+    add_serve_arguments(parser)
     return parser.parse_args(argv)
 
 
@@ -80,23 +107,8 @@ def _credential(text: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from bench.emulator.server import render_config, serve  # aiohttp is imported only when serving
-
     try:
-        if args.print_config:
-            sys.stdout.write(render_config(args.config))
-            return 0
-        serve(
-            host=args.host,
-            port=args.port,
-            config_path=args.config,
-            container=args.container,
-            upstream=args.upstream,
-            upstream_stream_path=args.upstream_stream_path,
-            verify_sigv4=args.verify_sigv4,
-            sigv4_credentials=dict(args.sigv4_credential) or None,
-            record_requests=args.record_requests,
-        )
+        serve_from_args(args)
     except ConfigError as exc:
         print(f"bench emulator: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from support import TEST_EMULATOR_CONFIG, only_run_dir, run_locust
-from triton_server import TritonServer
+from triton_server import PYTHON_BACKEND_DATATYPES, TritonServer
 
 from bench import errors
 from bench.config import EndpointSpec, PayloadSpec, TransportSpec, parse_output_spec, parse_tensor_spec
@@ -18,22 +18,7 @@ from bench.payload.pool import build_requests, build_tensor_sets
 from bench.payload.triton import decode_response
 from bench.transport.container import ContainerTransport
 
-# The Python backend has no numpy type for BF16, so the real identity model covers the other 13.
-DATATYPES = (
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-)
+DATATYPES = PYTHON_BACKEND_DATATYPES
 
 
 def _container(url: str) -> ContainerTransport:

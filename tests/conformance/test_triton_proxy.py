@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 from locust.env import Environment
-from triton_server import TritonServer
+from triton_server import PYTHON_BACKEND_DATATYPES, TritonServer
 
 from bench import errors
 from bench.collect import CsvRecordWriter, RequestCollector
@@ -21,21 +21,7 @@ from bench.payload.triton import decode_response
 from bench.transport import make_stream_transport, make_transport
 from bench.users import SageMakerStreamingUser, StreamWorkload, attach_workload
 
-DATATYPES = (
-    "BOOL",
-    "UINT8",
-    "UINT16",
-    "UINT32",
-    "UINT64",
-    "INT8",
-    "INT16",
-    "INT32",
-    "INT64",
-    "FP16",
-    "FP32",
-    "FP64",
-    "BYTES",
-)
+DATATYPES = PYTHON_BACKEND_DATATYPES
 
 
 @pytest.fixture(scope="module")
