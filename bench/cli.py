@@ -82,6 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     selfbench.add_argument(
         "--quick", action="store_true", help="2 s per variant, 4 users: checks the output, not the speed"
     )
+    selfbench.add_argument(
+        "--trials",
+        type=int,
+        default=3,
+        help="trials per variant, interleaved; the median is reported (default 3)",
+    )
     selfbench.add_argument("--seconds", type=float, default=10.0, help="seconds per variant (default 10)")
     selfbench.add_argument("--users", type=int, default=16, help="users of the throughput runs (default 16)")
     selfbench.add_argument(
@@ -229,7 +235,7 @@ def _selfbench(args: argparse.Namespace) -> int:
     seconds, users = (2.0, 4) if args.quick else (args.seconds, args.users)
     if seconds <= 0 or users < 1:
         raise ConfigError("--seconds and --users must be positive")
-    rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick)
+    rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick, trials=args.trials)
     if args.quick:
         print(
             "bench: --quick: one short run per variant; the figures include Locust's start-up (not a measurement)"

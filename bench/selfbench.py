@@ -14,7 +14,9 @@ Throughput is per CPU-second of the load-generating process (its user + system C
 ``getrusage`` of the finished child), so it does not depend on how busy the emulator was. Each variant
 runs twice, for T and 2T seconds, and the rate is the difference: (requests of the long run - of the
 short run) / (CPU of the long run - of the short run), which cancels Locust's start-up and shut-down
-CPU. ``--quick`` runs once (the figure then includes start-up: it checks the output, it is no measurement). Latency is
+CPU. ``--trials`` (default 3) repeats that with the variants interleaved and reports the median, with
+the smallest and largest trial, because single figures move by up to 30% on a shared 2-core machine.
+``--quick`` runs once (the figure then includes start-up: it checks the output, it is no measurement). Latency is
 measured in a second, paced run at a fixed moderate rate, from Locust's own statistics (``--json-file``;
 its percentiles are rounded to about two significant digits, the same for every variant).
 """
@@ -25,6 +27,7 @@ import csv
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -74,7 +77,11 @@ class Measurement:
     parts: int
     wall_s: float
     cpu_s: float
-    per_cpu_s: float  # requests (parts for streams) per CPU-second of the load generator
+    per_cpu_s: (
+        float  # median over trials of requests (parts for streams) per CPU-second of the load generator
+    )
+    per_cpu_s_min: float
+    per_cpu_s_max: float
     p50_ms: float | None
     p99_ms: float | None
 
@@ -109,7 +116,13 @@ def variants() -> list[Variant]:
 
 
 def run_selfbench(
-    out_dir: Path, *, seconds: float = 10.0, users: int = 16, paced_rps: float = 50.0, quick: bool = False
+    out_dir: Path,
+    *,
+    seconds: float = 10.0,
+    users: int = 16,
+    paced_rps: float = 50.0,
+    quick: bool = False,
+    trials: int = 3,
 ) -> list[Measurement]:
     """Measure every variant; write ``selfbench.csv`` into ``out_dir`` and return the rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -138,16 +151,28 @@ def run_selfbench(
             AWS_DEFAULT_REGION="us-east-1",
         )
         with start_emulator(config) as emulator:
-            for variant in variants():
-                short = _run(
-                    variant, emulator.url, Path(scratch), env, seconds=seconds, users=users, rate=0.0
-                )
-                if quick:
-                    results.append(_measurement(variant, short, None, short))
-                else:
-                    long = _run(
-                        variant, emulator.url, Path(scratch), env, seconds=2 * seconds, users=users, rate=0.0
+            runs: dict[str, list[tuple[_Run, _Run | None]]] = {}
+            for _ in range(1 if quick else trials):  # variants interleaved, so drift hits them alike
+                for variant in variants():
+                    short = _run(
+                        variant, emulator.url, Path(scratch), env, seconds=seconds, users=users, rate=0.0
                     )
+                    long = None
+                    if not quick:
+                        long = _run(
+                            variant,
+                            emulator.url,
+                            Path(scratch),
+                            env,
+                            seconds=2 * seconds,
+                            users=users,
+                            rate=0.0,
+                        )
+                    runs.setdefault(variant.name, []).append((short, long))
+            for variant in variants():
+                pairs = runs[variant.name]
+                paced = pairs[0][0]
+                if not quick:
                     pace = paced_rps / 4
                     paced = _run(
                         variant,
@@ -158,7 +183,7 @@ def run_selfbench(
                         users=4,
                         rate=pace,
                     )
-                    results.append(_measurement(variant, short, long, paced))
+                results.append(_measurement(variant, pairs, paced))
                 print(
                     f"bench selfbench: {variant.name}: {results[-1].per_cpu_s:,.0f} per CPU-second",
                     flush=True,
@@ -238,34 +263,37 @@ def _percentiles(entries: list[dict[str, object]]) -> tuple[float | None, float 
     return at(0.50), at(0.99)
 
 
-def _measurement(variant: Variant, short: _Run, long: _Run | None, paced: _Run) -> Measurement:
-    """The rate from the difference of the two runs (one run in quick mode)."""
+def _measurement(variant: Variant, pairs: list[tuple[_Run, _Run | None]], paced: _Run) -> Measurement:
+    """The median over trials of the rate from the difference of each trial's two runs."""
 
     def units(run: _Run) -> int:
         return run.parts if variant.stream else run.requests
 
-    if long is None:
-        count, cpu, wall, requests, parts = (
-            units(short),
-            short.cpu_s,
-            short.wall_s,
-            short.requests,
-            short.parts,
-        )
-    else:
-        count, cpu = units(long) - units(short), long.cpu_s - short.cpu_s
-        wall, requests, parts = (
-            long.wall_s - short.wall_s,
-            long.requests - short.requests,
-            long.parts - short.parts,
-        )
+    rates, requests, parts, cpu, wall = [], 0, 0, 0.0, 0.0
+    for short, long in pairs:
+        if long is None:  # quick: one run, start-up included
+            count, spent = units(short), short.cpu_s
+            requests, parts, cpu, wall = (
+                requests + short.requests,
+                parts + short.parts,
+                cpu + spent,
+                wall + short.wall_s,
+            )
+        else:
+            count, spent = units(long) - units(short), long.cpu_s - short.cpu_s
+            requests += long.requests - short.requests
+            parts += long.parts - short.parts
+            cpu, wall = cpu + spent, wall + long.wall_s - short.wall_s
+        rates.append(count / spent if spent > 0 else 0.0)
     return Measurement(
         variant=variant.name,
         requests=requests,
         parts=parts,
         wall_s=wall,
         cpu_s=cpu,
-        per_cpu_s=count / cpu if cpu > 0 else 0.0,
+        per_cpu_s=statistics.median(rates),
+        per_cpu_s_min=min(rates),
+        per_cpu_s_max=max(rates),
         p50_ms=paced.p50_ms,
         p99_ms=paced.p99_ms,
     )
@@ -288,7 +316,8 @@ def format_table(rows: list[Measurement]) -> str:
         p50 = "-" if r.p50_ms is None else f"{r.p50_ms:g}"
         p99 = "-" if r.p99_ms is None else f"{r.p99_ms:g}"
         lines.append(
-            f"{r.variant:<14} {r.requests:>9} {r.parts:>9} {r.cpu_s:>7.2f} {r.per_cpu_s:>11,.0f} {p50:>7} {p99:>7}"
+            f"{r.variant:<14} {r.requests:>9} {r.parts:>9} {r.cpu_s:>7.2f} {r.per_cpu_s:>11,.0f} "
+            f"{f'{r.per_cpu_s_min:,.0f}..{r.per_cpu_s_max:,.0f}':>17} {p50:>7} {p99:>7}"
         )
     lines.append("")
     for label, a, b in (
