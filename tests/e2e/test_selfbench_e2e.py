@@ -23,6 +23,8 @@ def test_selfbench_quick_writes_its_table_and_csv(tmp_path: Path) -> None:
         "wall_s",
         "cpu_s",
         "per_cpu_s",
+        "per_cpu_s_min",
+        "per_cpu_s_max",
         "p50_ms",
         "p99_ms",
     ]
