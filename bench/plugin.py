@@ -18,18 +18,16 @@ import csv
 import logging
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import asdict
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import gevent
 import locust
 from locust.env import Environment
-from locust.runners import LocalRunner, MasterRunner, Runner, WorkerRunner
+from locust.runners import MasterRunner, Runner, WorkerRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import StepStats, planning_inputs, step_stats
@@ -51,6 +49,7 @@ from bench.report import (
     write_run_json,
     write_tables,
 )
+from bench.report.provenance import config_dict, git_sha, iso_time, json_text, package_versions
 from bench.shapes import StepLoadShape
 from bench.transport import make_stream_transport, make_transport
 from bench.users import (
@@ -335,7 +334,7 @@ class Harness:
         collector.close()
         self.collector = None
         self.health_report = self.health.stop() if self.health is not None else None
-        (run_dir / ERROR_SAMPLES_JSON).write_text(_json(collector.error_sample_list()), encoding="utf-8")
+        (run_dir / ERROR_SAMPLES_JSON).write_text(json_text(collector.error_sample_list()), encoding="utf-8")
         self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
         self._write_locust_csvs(run_dir)
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -413,13 +412,13 @@ class Harness:
             self.run_dir,
             {
                 "run_dir": str(self.run_dir),
-                "started_at": _iso(self.started_at),
-                "ended_at": _iso(ended_at),
+                "started_at": iso_time(self.started_at),
+                "ended_at": iso_time(ended_at),
                 "records": records,
                 "valid": self.health_report.valid if self.health_report is not None else None,
                 "health": asdict(self.health_report) if self.health_report is not None else None,
                 "command_line": sys.argv,
-                "config": _config_dict(self.config),
+                "config": config_dict(self.config),
                 "emulator": {"url": self._emulator_url()} if self.config.endpoint.emulated else None,
                 "locust": {
                     "users": getattr(options, "num_users", None),
@@ -428,67 +427,11 @@ class Harness:
                     "headless": getattr(options, "headless", None),
                     "locustfile": getattr(options, "locustfile", None),
                 },
-                "versions": _versions(),
-                "git_sha": _git_sha(),
+                "versions": package_versions(),
+                "git_sha": git_sha(),
                 "host": {"python": platform.python_version(), "platform": platform.platform()},
             },
         )
 
 
-def _config_dict(config: RunConfig) -> dict[str, Any]:
-    data = asdict(config)
-    return _paths_to_text(data)  # type: ignore[no-any-return]
-
-
-def _paths_to_text(value: Any) -> Any:
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _paths_to_text(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_paths_to_text(v) for v in value]
-    return value
-
-
-def _versions() -> dict[str, str | None]:
-    versions: dict[str, str | None] = {}
-    for package in (
-        "sagemaker-bench",
-        "locust",
-        "boto3",
-        "botocore",
-        "tritonclient",
-        "numpy",
-        "pandas",
-        "aiohttp",
-    ):
-        try:
-            versions[package] = metadata.version(package)
-        except metadata.PackageNotFoundError:
-            versions[package] = None
-    return versions
-
-
-def _git_sha() -> str | None:
-    try:
-        result = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return result.stdout.strip() or None if result.returncode == 0 else None
-
-
-def _iso(epoch_s: float | None) -> str | None:
-    if epoch_s is None:
-        return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_s)) + f".{int(epoch_s % 1 * 1000):03d}Z"
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, indent=2) + "\n"
-
-
-__all__ = ["Harness", "LocalRunner", "install"]
+__all__ = ["Harness", "install"]

@@ -92,7 +92,7 @@ class Boto3Transport:
         config = Config(
             connect_timeout=spec.connect_timeout_s,
             read_timeout=spec.read_timeout_s,
-            retries={"total_max_attempts": 1, "mode": "standard"},
+            retries={"total_max_attempts": 1, "mode": "legacy"},
             max_pool_connections=max(10, spec.pool_connections),
             signature_version=UNSIGNED if local and session.get_credentials() is None else None,
         )
