@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bench.collect.record import RequestRecord
-from bench.collect.writer import CsvRecordWriter
+from bench.collect.writer import CsvRecordWriter, RecordBatch
 from bench.errors import EndpointError
 
 
@@ -78,7 +78,7 @@ class RequestCollector:
 
     def __init__(
         self,
-        writer: CsvRecordWriter,
+        writer: CsvRecordWriter | RecordBatch,
         *,
         worker: str = "local",
         users: Callable[[], int | None] = lambda: None,

@@ -26,7 +26,11 @@ class CsvRecordWriter:
         self._next_flush = time.monotonic() + flush_interval_s
 
     def write(self, record: RequestRecord) -> None:
-        self._writer.writerow(record.to_row())
+        self.write_row(record.to_row())
+
+    def write_row(self, row: list[str]) -> None:
+        """A row formatted elsewhere (a Locust worker's record, shipped to the master)."""
+        self._writer.writerow(row)
         self.rows += 1
         now = time.monotonic()
         if now >= self._next_flush:
@@ -41,3 +45,25 @@ class CsvRecordWriter:
         if not self._file.closed:
             self._file.flush()
             self._file.close()
+
+
+class RecordBatch:
+    """A Locust worker's sink: formatted rows kept until the next shipment to the master (about every 0.5 s)."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self._pending: list[list[str]] = []
+
+    def write(self, record: RequestRecord) -> None:
+        self._pending.append(record.to_row())
+        self.rows += 1
+
+    def drain(self) -> list[list[str]]:
+        pending, self._pending = self._pending, []
+        return pending
+
+    def flush(self) -> None:
+        """Nothing to flush locally: the plugin ships ``drain()`` to the master."""
+
+    def close(self) -> None:
+        """Nothing to close: the plugin ships the last ``drain()`` to the master."""
