@@ -35,6 +35,7 @@ from bench.analysis.gates import GateResult, GateWatch, parse_gates
 from bench.analysis.records import records_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.collect.health import HealthMonitor, HealthReport
+from bench.collect.shipping import FINAL_BATCH_WAIT_S, RECORDS_MESSAGE, RecordReceiver, RecordShipper
 from bench.collect.writer import RecordBatch
 from bench.config import RunConfig
 from bench.errors import ConfigError
@@ -63,9 +64,6 @@ from bench.users import (
 
 logger = logging.getLogger("bench")
 _EMULATOR_URL = "bench_emulator_url"  # set on parsed_options by the master; Locust ships it to workers
-_RECORDS = "bench_records"  # worker -> master: {"rows": [...], "final": bool, "errors": [...]}
-SHIP_INTERVAL_S = 0.5
-FINAL_BATCH_WAIT_S = 5.0
 _installed = False
 
 
@@ -95,7 +93,7 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         sys.stderr.flush()
         sys.exit(2)
     if harness.is_master:
-        runner.register_message(_RECORDS, harness.on_records)
+        runner.register_message(RECORDS_MESSAGE, harness.on_records)
     environment.events.test_start.add_listener(harness.on_test_start)
     environment.events.test_stop.add_listener(harness.on_test_stop)
     environment.events.quitting.add_listener(harness.on_quitting)
@@ -120,8 +118,8 @@ class Harness:
         self._closing_lines: list[str] = []
         self.gates_passed: bool | None = None  # verdict of the last run's gates (None: no gates)
         self.shape: StepLoadShape | None = None
-        self._shipper: gevent.Greenlet | None = None
-        self._finals: set[str] = set()
+        self._shipper: RecordShipper | None = None
+        self._receiver = RecordReceiver()
         self._finalizer: gevent.Greenlet | None = None
         self.health: HealthMonitor | None = None
         self.health_report: HealthReport | None = None
@@ -293,7 +291,6 @@ class Harness:
             self._start_shipping()
             return
         assert self.config is not None
-        self._finals = set()
         self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
         self.started_at = time.time()
         observers = []
@@ -313,6 +310,7 @@ class Harness:
             step_of=self.shape.step_at if self.shape is not None else (lambda started_s: None),
         )
         self.environment.events.request.add_listener(self.collector.on_request)
+        self._receiver.begin(self.collector)
         self.health = HealthMonitor(warmup_s=self.config.warmup_s)
         self.health.start()
         self._write_run_json(ended_at=None)
@@ -332,54 +330,25 @@ class Harness:
 
         return observe
 
-    # ---- distributed runs: workers ship their records to the master ----------------------------
+    # ---- distributed runs: workers ship their records to the master (bench.collect.shipping) ------
     def _start_shipping(self) -> None:
-        """Worker: collect records into a batch shipped to the master every ``SHIP_INTERVAL_S``."""
         client_id = str(getattr(self.runner, "client_id", "worker"))
         self.collector = RequestCollector(
             RecordBatch(), worker=client_id, users=lambda: self.runner.user_count, clock=time.time
         )
         self.environment.events.request.add_listener(self.collector.on_request)
-
-        def ship_forever() -> None:
-            while True:
-                gevent.sleep(SHIP_INTERVAL_S)
-                self._ship(final=False)
-
-        self._shipper = gevent.spawn(ship_forever)
-
-    def _ship(self, *, final: bool) -> None:
-        collector = self.collector
-        if collector is None or not isinstance(collector.writer, RecordBatch):
-            return
-        rows = collector.writer.drain()
-        if rows or final:
-            errors = collector.error_sample_list() if final else []
-            self.runner.send_message(_RECORDS, {"rows": rows, "final": final, "errors": errors})
+        self._shipper = RecordShipper(self.collector, self.runner.send_message)
+        self._shipper.start()
 
     def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
-        """Master: write a worker's rows into the one requests.csv."""
-        collector = self.collector
-        data = msg.data or {}
-        if collector is not None and isinstance(collector.writer, CsvRecordWriter):
-            for row in data.get("rows", []):
-                collector.writer.write_row(row)
-            for sample in data.get("errors", []):
-                collector.error_samples.setdefault(
-                    (sample["error_type"], sample["error_stage"]), sample["message"]
-                )
-        if data.get("final"):
-            self._finals.add(str(msg.node_id))
+        self._receiver.receive(str(msg.node_id), msg.data or {})
 
     def on_test_stop(self, **_: Any) -> None:
         if self.is_worker:
-            if self._shipper is not None:
-                self._shipper.kill(block=False)
-                self._shipper = None
-            if self.collector is not None:
+            if self._shipper is not None and self.collector is not None:
                 self.environment.events.request.remove_listener(self.collector.on_request)
-                self._ship(final=True)
-                self.collector = None
+                self._shipper.stop()
+            self._shipper = self.collector = None
             return
         if self.is_master:  # the workers' last batches are still on their way
             self._finalizer = gevent.spawn(self._finalize_after_workers)
@@ -387,11 +356,7 @@ class Harness:
         self._finalize()
 
     def _finalize_after_workers(self) -> None:
-        deadline = time.monotonic() + FINAL_BATCH_WAIT_S
-        workers = getattr(self.runner, "clients", {})
-        while time.monotonic() < deadline and not set(map(str, workers.keys())) <= self._finals:
-            gevent.sleep(0.05)
-        missing = sorted(set(map(str, workers.keys())) - self._finals)
+        missing = self._receiver.wait_for(map(str, getattr(self.runner, "clients", {}).keys()))
         if missing:
             logger.warning(
                 "no final batch of records from workers %s: their last records are lost", ", ".join(missing)

@@ -1,0 +1,92 @@
+"""Distributed runs: Locust workers ship formatted records to the master, which writes the one CSV.
+
+A worker's collector writes into a ``RecordBatch``; ``RecordShipper`` sends the batch over Locust's
+messaging (``send(message_type, data)``, the worker runner's ``send_message``) every ``interval_s`` and
+a last batch, with the worker's error samples, when the run stops. On the master, ``RecordReceiver``
+writes the rows it receives into ``requests.csv`` and tells which workers' last batches arrived.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import gevent
+
+from bench.collect.listener import RequestCollector
+from bench.collect.writer import CsvRecordWriter, RecordBatch
+
+RECORDS_MESSAGE = "bench_records"  # {"rows": [[...], ...], "final": bool, "errors": [sample, ...]}
+SHIP_INTERVAL_S = 0.5
+FINAL_BATCH_WAIT_S = 5.0
+
+
+class RecordShipper:
+    """Worker side: ship the collector's batch now and then, and a final one at stop."""
+
+    def __init__(
+        self,
+        collector: RequestCollector,
+        send: Callable[[str, dict[str, Any]], None],
+        *,
+        interval_s: float = SHIP_INTERVAL_S,
+    ) -> None:
+        if not isinstance(collector.writer, RecordBatch):
+            raise TypeError("a shipping collector writes into a RecordBatch")
+        self.collector = collector
+        self._batch = collector.writer
+        self._send = send
+        self._interval_s = interval_s
+        self._greenlet: gevent.Greenlet | None = None
+
+    def start(self) -> None:
+        def ship_forever() -> None:
+            while True:
+                gevent.sleep(self._interval_s)
+                self.ship(final=False)
+
+        self._greenlet = gevent.spawn(ship_forever)
+
+    def ship(self, *, final: bool) -> None:
+        rows = self._batch.drain()
+        if rows or final:
+            errors = self.collector.error_sample_list() if final else []
+            self._send(RECORDS_MESSAGE, {"rows": rows, "final": final, "errors": errors})
+
+    def stop(self) -> None:
+        """Stop the timer and ship what is left, marked final."""
+        if self._greenlet is not None:
+            self._greenlet.kill(block=False)
+            self._greenlet = None
+        self.ship(final=True)
+
+
+class RecordReceiver:
+    """Master side: rows from workers into the master's collector (its ``CsvRecordWriter``)."""
+
+    def __init__(self) -> None:
+        self.collector: RequestCollector | None = None
+        self.finals: set[str] = set()
+
+    def begin(self, collector: RequestCollector) -> None:
+        self.collector, self.finals = collector, set()
+
+    def receive(self, node_id: str, data: dict[str, Any]) -> None:
+        collector = self.collector
+        if collector is not None and isinstance(collector.writer, CsvRecordWriter):
+            for row in data.get("rows", []):
+                collector.writer.write_row(row)
+            for sample in data.get("errors", []):
+                key = (sample["error_type"], sample["error_stage"])
+                collector.error_samples.setdefault(key, sample["message"])
+        if data.get("final"):
+            self.finals.add(node_id)
+
+    def wait_for(self, workers: Iterable[str], *, timeout_s: float = FINAL_BATCH_WAIT_S) -> list[str]:
+        """Wait (cooperatively) until every worker's last batch arrived; the workers still missing."""
+        expected = set(workers)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not expected <= self.finals:
+            gevent.sleep(0.05)
+        return sorted(expected - self.finals)
