@@ -27,8 +27,9 @@ def record_from_event(
     worker: str,
     users: int | None,
     now: float,
-    step: int | None = None,
+    step_of: Callable[[float], int | None] = lambda started_s: None,
 ) -> RequestRecord:
+    """``step_of`` maps the start time to the load step (stepped capacity runs)."""
     ctx = context or {}
     latency_ms = float(response_time or 0.0)
     started = start_time if start_time is not None else now - latency_ms / 1000.0
@@ -52,7 +53,7 @@ def record_from_event(
         target_model=ctx.get("target_model"),
         inference_id=ctx.get("inference_id"),
         users=users,
-        step=step,
+        step=step_of(started),
         status="ok" if exception is None else "error",
         error_type=error_type,
         error_stage=error_stage,
@@ -105,8 +106,6 @@ class RequestCollector:
         start_time: float | None = None,
         **_: Any,
     ) -> None:
-        now = self._clock()
-        started = start_time if start_time is not None else now - float(response_time or 0.0) / 1000.0
         record = record_from_event(
             request_type=request_type,
             name=name,
@@ -117,8 +116,8 @@ class RequestCollector:
             start_time=start_time,
             worker=self._worker,
             users=self._users(),
-            now=now,
-            step=self._step_of(started),
+            now=self._clock(),
+            step_of=self._step_of,
         )
         self.writer.write(record)
         for observe in self._observers:

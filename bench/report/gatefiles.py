@@ -103,11 +103,11 @@ def summary_markdown(results: Sequence[GateResult], summary: pd.DataFrame, run_d
             row.variant or "",
             row.count,
             row.errors,
-            _num(row.rps, 1),
-            _num(row.latency_p50_ms),
-            _num(row.latency_p95_ms),
-            _num(row.latency_p99_ms),
-            _num(row.ttfp_p95_ms),
+            format_number(row.rps, 1),
+            format_number(row.latency_p50_ms),
+            format_number(row.latency_p95_ms),
+            format_number(row.latency_p99_ms),
+            format_number(row.ttfp_p95_ms),
         ]
         lines.append("| " + " | ".join(_md(str(c)) for c in cells) + " |")
     lines += ["", f"Run directory: `{_md(str(run_dir))}`", ""]
@@ -132,7 +132,8 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def _num(value: object, digits: int = 2) -> str:
+def format_number(value: object, digits: int = 2) -> str:
+    """A table cell: the number with ``digits`` decimals, a dash when it is missing (None or NaN)."""
     if not isinstance(value, int | float) or math.isnan(float(value)):
         return "-"
     return f"{float(value):.{digits}f}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from bench.analysis import error_table, load_records, measured, summarize, times
 from bench.analysis.capacity import CapacityReport, PlanningInputs, capacity_report
 from bench.analysis.gates import GateResult, evaluate_gates, parse_gates
 from bench.report.capacityfiles import write_capacity_files
-from bench.report.gatefiles import write_gate_files
+from bench.report.gatefiles import format_number, write_gate_files
 
 REQUESTS_CSV = "requests.csv"
 ERROR_SAMPLES_JSON = "error_samples.json"
@@ -91,14 +90,8 @@ def format_summary(summary: pd.DataFrame) -> str:
     for row in summary.itertuples(index=False):
         lines.append(
             f"{row.request_type:<7} {str(row.name)[:28]:<28} {str(row.variant)[:12]:<12} {row.count:>8} {row.errors:>7} "
-            f"{_num(row.rps, 1):>9} {_num(row.latency_p50_ms):>9} {_num(row.latency_p95_ms):>9} "
-            f"{_num(row.latency_p99_ms):>9} {_num(row.latency_max_ms):>9} {_num(row.ttfp_p50_ms):>9} "
-            f"{_num(row.ttfp_p99_ms):>9} {_num(row.tokens_per_s, 1):>8}"
+            f"{format_number(row.rps, 1):>9} {format_number(row.latency_p50_ms):>9} {format_number(row.latency_p95_ms):>9} "
+            f"{format_number(row.latency_p99_ms):>9} {format_number(row.latency_max_ms):>9} {format_number(row.ttfp_p50_ms):>9} "
+            f"{format_number(row.ttfp_p99_ms):>9} {format_number(row.tokens_per_s, 1):>8}"
         )
     return "\n".join(lines)
-
-
-def _num(value: object, digits: int = 2) -> str:
-    if not isinstance(value, int | float) or math.isnan(float(value)):
-        return "-"
-    return f"{float(value):.{digits}f}"

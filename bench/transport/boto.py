@@ -45,6 +45,11 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def is_local(endpoint: EndpointSpec) -> bool:
+    """The emulator, or any endpoint URL on loopback: no region or credentials required."""
+    return endpoint.emulated or (endpoint.endpoint_url is not None and is_loopback_url(endpoint.endpoint_url))
+
+
 def make_session(endpoint: EndpointSpec) -> boto3.session.Session:
     """A boto3 session with the region and credentials checked; ConfigError when either is missing.
 
@@ -58,9 +63,7 @@ def make_session(endpoint: EndpointSpec) -> boto3.session.Session:
             f"--aws-profile {endpoint.aws_profile}: no such profile in ~/.aws/config; "
             "list profiles with `aws configure list-profiles`"
         ) from exc
-    local = endpoint.emulated or (
-        endpoint.endpoint_url is not None and is_loopback_url(endpoint.endpoint_url)
-    )
+    local = is_local(endpoint)
     if session.region_name is None:
         if not local:
             raise ConfigError(
@@ -86,9 +89,7 @@ class Boto3Transport:
 
     def __init__(self, endpoint: EndpointSpec, spec: TransportSpec) -> None:
         session = make_session(endpoint)
-        local = endpoint.emulated or (
-            endpoint.endpoint_url is not None and is_loopback_url(endpoint.endpoint_url)
-        )
+        local = is_local(endpoint)
         config = Config(
             connect_timeout=spec.connect_timeout_s,
             read_timeout=spec.read_timeout_s,
