@@ -237,9 +237,7 @@ def _selfbench(args: argparse.Namespace) -> int:
         raise ConfigError("--seconds and --users must be positive")
     rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick, trials=args.trials)
     if args.quick:
-        print(
-            "bench: --quick: one short run per variant; the figures include Locust's start-up (not a measurement)"
-        )
+        print("bench: --quick: one 2-second window per variant with 4 users (not a measurement)")
     print(format_table(rows))
     print(f"bench: wrote {args.out / 'selfbench.csv'}")
     return 0

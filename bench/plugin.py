@@ -26,31 +26,43 @@ from typing import Any
 
 import gevent
 import locust
+import pandas as pd
 from locust.env import Environment
-from locust.runners import MasterRunner, Runner, WorkerRunner
+from locust.runners import (
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_SPAWNING,
+    STATE_STOPPING,
+    MasterRunner,
+    Runner,
+    WorkerRunner,
+)
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import StepStats, planning_inputs, step_stats
-from bench.analysis.gates import GateResult, GateWatch, parse_gates
-from bench.analysis.records import records_frame
+from bench.analysis.gates import GateResult, parse_gates
+from bench.analysis.records import records_frame, rows_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
-from bench.collect.health import HealthMonitor, HealthReport
+from bench.collect.health import HealthMonitor, HealthReport, combine, report_from_dict
+from bench.collect.record import COLUMNS
 from bench.collect.shipping import FINAL_BATCH_WAIT_S, RECORDS_MESSAGE, RecordReceiver, RecordShipper
 from bench.collect.writer import RecordBatch
 from bench.config import RunConfig
 from bench.errors import ConfigError
+from bench.live import LiveStats
+from bench.live.verdicts import abort_verdict
+from bench.live.webtab import TabState, install_inference_tab
 from bench.options import add_options, needs_emulator, option_values, run_config_from_options
 from bench.payload.llm import build_stream_bodies
 from bench.payload.pool import build_requests
 from bench.report import (
     ERROR_SAMPLES_JSON,
     REQUESTS_CSV,
-    format_gates,
-    format_summary,
     new_run_dir,
     write_run_json,
     write_tables,
 )
+from bench.report.closing import closing_lines
 from bench.report.provenance import config_dict, git_sha, iso_time, json_text, package_versions
 from bench.shapes import StepLoadShape
 from bench.transport import make_stream_transport, make_transport
@@ -63,6 +75,7 @@ from bench.users import (
 )
 
 logger = logging.getLogger("bench")
+_TIMESTAMP, _USERS, _STEP = (COLUMNS.index(c) for c in ("timestamp_s", "users", "step"))
 _EMULATOR_URL = "bench_emulator_url"  # set on parsed_options by the master; Locust ships it to workers
 _installed = False
 
@@ -94,6 +107,9 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         sys.exit(2)
     if harness.is_master:
         runner.register_message(RECORDS_MESSAGE, harness.on_records)
+    web_ui = getattr(environment, "web_ui", None)
+    if web_ui is not None and not harness.is_worker:
+        install_inference_tab(web_ui, harness.tab_state)
     environment.events.test_start.add_listener(harness.on_test_start)
     environment.events.test_stop.add_listener(harness.on_test_stop)
     environment.events.quitting.add_listener(harness.on_quitting)
@@ -124,7 +140,13 @@ class Harness:
         self.health: HealthMonitor | None = None
         self.health_report: HealthReport | None = None
         self._step_records: dict[int, list[RequestRecord]] = {}
+        self._step_rows: dict[int, list[list[str]]] = {}  # the same, as rows shipped by workers
         self.aborted_by: GateResult | None = None
+        self.live: LiveStats | None = None  # live figures of the current run (bench.live)
+        self.final_gates: tuple[GateResult, ...] = ()
+        self.lost_workers: dict[str, dict[str, Any]] = {}  # worker id -> when it was lost (run.json)
+        self._worker_watch: gevent.Greenlet | None = None
+        self._gate_watch: gevent.Greenlet | None = None
 
     # ---- configuration -------------------------------------------------------------------------
     def _values(self) -> dict[str, Any]:
@@ -196,7 +218,11 @@ class Harness:
         capacity = self.config.capacity
         assert capacity is not None
         records = self._step_records.pop(step, [])
-        stats = step_stats(records_frame(records), capacity.slos, capacity.ramp_s) if records else ()
+        rows = self._step_rows.pop(step, [])
+        frames = ([records_frame(records)] if records else []) + ([rows_frame(rows)] if rows else [])
+        stats = (
+            step_stats(pd.concat(frames, ignore_index=True), capacity.slos, capacity.ramp_s) if frames else ()
+        )
         total = "?" if capacity.auto else str(len(capacity.steps))
         if not stats:
             print(f"bench: step {step}/{total}: no requests completed", flush=True)
@@ -293,14 +319,17 @@ class Harness:
         assert self.config is not None
         self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
         self.started_at = time.time()
-        observers = []
+        self.live, self.final_gates, self.aborted_by = LiveStats(), (), None
+        self._receiver.on_extras = self._on_live_extras
+        measured_from = self.started_at + self.config.warmup_s
+        self.live.add_cut(measured_from)
+        if self.config.gate_abort and self.config.gates:
+            self._gate_watch = gevent.spawn(self._watch_gates, measured_from)
+        observers = [self.live.observe]
         if self.shape is not None:
             self._step_records.clear()
+            self._step_rows.clear()
             observers.append(self._collect_step)
-        if self.config.gate_abort and self.config.gates:
-            observers.append(
-                self._watch_gates(GateWatch(parse_gates(self.config.gates), self.config.warmup_s))
-            )
         self.collector = RequestCollector(
             CsvRecordWriter(self.run_dir / REQUESTS_CSV),
             worker="master" if self.is_master else "local",
@@ -311,16 +340,24 @@ class Harness:
         )
         self.environment.events.request.add_listener(self.collector.on_request)
         self._receiver.begin(self.collector)
-        self.health = HealthMonitor(warmup_s=self.config.warmup_s)
-        self.health.start()
+        self.lost_workers = {}
+        if self.is_master:
+            self._worker_watch = gevent.spawn(self._watch_workers)
+        if not self.is_master:  # the master sends no load: its workers watch themselves
+            self.health = HealthMonitor(warmup_s=self.config.warmup_s)
+            self.health.start()
         self._write_run_json(ended_at=None)
         logger.info("writing %s", self.run_dir)
 
-    def _watch_gates(self, watch: GateWatch) -> Any:
-        def observe(record: RequestRecord) -> None:
-            if self.aborted_by is not None:
-                return
-            verdict = watch.observe(record)
+    def _watch_gates(self, since_s: float) -> None:
+        """``--gate-abort``: twice a second, stop the run when a gate can no longer pass (live statistics)."""
+        assert self.config is not None
+        gates = parse_gates(self.config.gates)
+        while self.aborted_by is None:
+            gevent.sleep(0.5)
+            if self.live is None:
+                continue
+            verdict = abort_verdict(self.live, gates, since_s=since_s)
             if verdict is not None:
                 self.aborted_by = verdict
                 logger.error(
@@ -328,27 +365,108 @@ class Harness:
                 )
                 gevent.spawn_later(0, self.runner.quit)
 
-        return observe
-
     # ---- distributed runs: workers ship their records to the master (bench.collect.shipping) ------
     def _start_shipping(self) -> None:
         client_id = str(getattr(self.runner, "client_id", "worker"))
+        live = self.live = LiveStats(for_export=True)
         self.collector = RequestCollector(
-            RecordBatch(), worker=client_id, users=lambda: self.runner.user_count, clock=time.time
+            RecordBatch(),
+            worker=client_id,
+            users=lambda: self.runner.user_count,
+            clock=time.time,
+            observers=[live.observe],
         )
         self.environment.events.request.add_listener(self.collector.on_request)
-        self._shipper = RecordShipper(self.collector, self.runner.send_message)
+        self.health = HealthMonitor(warmup_s=self.config.warmup_s if self.config is not None else 0.0)
+        self.health.start()
+        self._shipper = RecordShipper(
+            self.collector,
+            self.runner.send_message,
+            extras=lambda: {"live": e} if (e := live.export()) else {},
+        )
         self._shipper.start()
 
     def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
-        self._receiver.receive(str(msg.node_id), msg.data or {})
+        data = msg.data or {}
+        self._adopt_rows(data.get("rows") or [])
+        self._receiver.receive(str(msg.node_id), data)
+
+    def _adopt_rows(self, rows: list[list[str]]) -> None:
+        """Master: what only the master knows, in the workers' rows: all users, and the load step.
+
+        A worker knows its own users only and has no load shape: ``users`` becomes the master's count
+        across workers when the batch arrives, and ``step`` the step the request started in.
+        """
+        users = str(self.runner.user_count)
+        shape = self.shape
+        for row in rows:
+            row[_USERS] = users
+            if shape is not None:
+                step = shape.step_at(float(row[_TIMESTAMP]))
+                if step is not None:
+                    row[_STEP] = str(step)
+                    self._step_rows.setdefault(step, []).append(row)
+
+    def _on_live_extras(self, node_id: str, data: dict[str, Any]) -> None:
+        if self.live is not None and data.get("live"):
+            self.live.merge(data["live"])
+
+    def tab_state(self) -> TabState:
+        """What the web UI's Inference tabs show (bench.live.webtab), read on each poll."""
+        config, ended = self.config, self.collector is None and self.run_dir is not None
+        gates = parse_gates(config.gates) if config is not None else ()
+        newest = self.live.newest_second if self.live is not None else None
+        now = time.time() if not ended or newest is None else min(time.time(), newest + 1.0)
+        return TabState(
+            live=self.live,
+            now_s=now,
+            gates=gates,
+            gates_since_s=(self.started_at or 0.0) + config.warmup_s if config is not None else None,
+            aborted=self.aborted_by.gate.expression if self.aborted_by is not None else None,
+            final_gates=self.final_gates,
+            run_dir=self.run_dir,
+            ended=ended,
+        )
+
+    def _watch_workers(self) -> None:
+        """Master: a worker that stops sending heartbeats (killed, its host gone) is lost; the run goes on.
+
+        Locust marks it missing after about three seconds without a heartbeat. What it measured and
+        shipped is kept; its unsent batch (at most about half a second of records) is lost. The loss is
+        logged and written to ``run.json`` at once, so it is on record even if the master dies later.
+        """
+        while True:
+            gevent.sleep(1.0)
+            for client in list(getattr(self.runner, "clients", {}).values()):
+                worker = str(client.id)
+                if client.state != STATE_MISSING or worker in self.lost_workers:
+                    continue
+                last = self._receiver.last_seen.get(worker)
+                self.lost_workers[worker] = {
+                    "worker": worker,
+                    "detected_at": iso_time(time.time()),
+                    "last_records_at": iso_time(last),
+                    "records_received": self._receiver.received.get(worker, 0),
+                }
+                remaining = len(getattr(self.runner, "clients", {})) - len(self.lost_workers)
+                logger.warning(
+                    "worker %s is lost (no heartbeat; last records at %s): its unsent records are lost, "
+                    "the run goes on with %d worker(s)",
+                    worker,
+                    iso_time(last) or "never",
+                    remaining,
+                )
+                if self.run_dir is not None:
+                    self._write_run_json(ended_at=None)
 
     def on_test_stop(self, **_: Any) -> None:
         if self.is_worker:
             if self._shipper is not None and self.collector is not None:
                 self.environment.events.request.remove_listener(self.collector.on_request)
-                self._shipper.stop()
+                health = self.health.stop() if self.health is not None else None
+                self._shipper.stop(extra={"health": asdict(health)} if health is not None else None)
             self._shipper = self.collector = None
+            self.health = None
             return
         if self.is_master:  # the workers' last batches are still on their way
             self._finalizer = gevent.spawn(self._finalize_after_workers)
@@ -356,7 +474,14 @@ class Harness:
         self._finalize()
 
     def _finalize_after_workers(self) -> None:
-        missing = self._receiver.wait_for(map(str, getattr(self.runner, "clients", {}).keys()))
+        if self._worker_watch is not None:
+            self._worker_watch.kill(block=False)
+            self._worker_watch = None
+        clients = getattr(self.runner, "clients", {}).values()
+        expected = [
+            str(c.id) for c in clients if c.state != STATE_MISSING and str(c.id) not in self.lost_workers
+        ]
+        missing = self._receiver.wait_for(expected)
         if missing:
             logger.warning(
                 "no final batch of records from workers %s: their last records are lost", ", ".join(missing)
@@ -369,8 +494,15 @@ class Harness:
             return
         self.environment.events.request.remove_listener(collector.on_request)
         collector.close()
+        if self._gate_watch is not None:
+            self._gate_watch.kill(block=False)
+            self._gate_watch = None
         self.collector = None
-        self.health_report = self.health.stop() if self.health is not None else None
+        if self.is_master:
+            reports = {worker: report_from_dict(data) for worker, data in self._receiver.health.items()}
+            self.health_report = combine(reports) if reports else None
+        else:
+            self.health_report = self.health.stop() if self.health is not None else None
         (run_dir / ERROR_SAMPLES_JSON).write_text(json_text(collector.error_sample_list()), encoding="utf-8")
         self._write_run_json(ended_at=time.time(), records=collector.writer.rows)
         self._write_locust_csvs(run_dir)
@@ -384,37 +516,20 @@ class Harness:
             planning=planning_inputs(capacity) if capacity is not None else None,
             endpoint=self.config.endpoint.name,
         )
-        lines = [format_summary(tables.summary)]
         if tables.gates:
-            self.gates_passed = tables.gates_passed
-            lines += ["", format_gates(tables.gates)]
-            if self.aborted_by is not None:
-                lines.append(
-                    f"bench: stopped early (--gate-abort): {self.aborted_by.gate.expression} {self.aborted_by.reason}"
-                )
-            verdict = "all gates passed" if tables.gates_passed else "GATES FAILED (exit code 3)"
-            lines.append(f"bench: {verdict}; see gates.json, junit.xml, summary.md")
-        if self.config.warmup_s > 0:
-            lines.append(
-                f"bench: the summary leaves out the first {self.config.warmup_s:g} s (warm-up): "
-                f"{tables.measured_records} of {tables.records} requests"
-            )
+            self.final_gates = tuple(tables.gates)
         health = self.health_report
-        if health is not None and not health.valid:
-            lines.append(
-                f"bench: INVALID run: {'; '.join(health.reasons)}: the load generator limited the load; "
-                f"run with about {health.processes_needed} worker processes (locust --processes {health.processes_needed})"
-            )
-            if self.config.require_valid:
-                self.gates_passed = False
-                lines.append("bench: --require-valid: the run fails (exit code 3)")
-        if tables.capacity is not None:
-            lines += [
-                "",
-                "bench: " + tables.capacity.recommendation.text,
-                f"bench: capacity report {tables.report_html}",
-            ]
-        lines.append(f"bench: run directory {run_dir} ({collector.writer.rows} requests in {REQUESTS_CSV})")
+        closing = closing_lines(
+            tables,
+            run_dir=run_dir,
+            warmup_s=self.config.warmup_s,
+            aborted_by=self.aborted_by,
+            invalid_reasons=health.reasons if health is not None else (),
+            processes_needed=health.processes_needed if health is not None else 1,
+            require_valid=self.config.require_valid,
+        )
+        self.gates_passed = closing.passed
+        lines = closing.lines
         self._closing_lines = lines
         logger.info("wrote %s", run_dir)
 
@@ -430,7 +545,19 @@ class Harness:
                 write(csv.writer(handle))
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
-        """With gates, the gates decide the exit code (3 when one failed), not request failures."""
+        """Finish the run's files, then let the gates decide the exit code (3 when one failed).
+
+        Locust fires ``quitting`` before it stops the runner, also on SIGTERM and Ctrl-C (SIGINT):
+        a run still going is stopped here first, so its records (the workers' last batches too) are
+        all written and the reports made before the process exits, and the gates can set the code.
+        """
+        if not self.is_worker and self.runner.state in (STATE_SPAWNING, STATE_RUNNING, STATE_STOPPING):
+            if self.runner.state != STATE_STOPPING:
+                logger.info("stopping the run before exit: writing every record received and the reports")
+                self.runner.stop()
+            deadline = time.monotonic() + 30
+            while self.collector is not None and self._finalizer is None and time.monotonic() < deadline:
+                gevent.sleep(0.1)  # a stop already under way fires test_stop soon
         if self._finalizer is not None:
             self._finalizer.join(timeout=FINAL_BATCH_WAIT_S + 30)
             self._finalizer = None
@@ -438,11 +565,15 @@ class Harness:
             environment.process_exit_code = 0 if self.gates_passed else 3
 
     def on_quit(self, **_: Any) -> None:
-        """After Locust's own closing tables: the exact summary of the last run and where it is."""
+        """After Locust's own closing tables: the exact summary of the last run and where it is.
+
+        Nothing here may yield to gevent: on SIGTERM, Locust's shutdown runs in a signal greenlet and
+        the main greenlet, woken by the runner's end, would run a second shutdown that overwrites
+        ``--json-file`` with emptied statistics. The emulator is stopped at exit (``atexit``).
+        """
         if self._closing_lines:
             print("\n".join(self._closing_lines), flush=True)
-        self.close_transports()
-        self.stop_emulator()
+            self._closing_lines = []
 
     def _write_run_json(self, *, ended_at: float | None, records: int | None = None) -> None:
         assert self.run_dir is not None
@@ -456,6 +587,7 @@ class Harness:
                 "ended_at": iso_time(ended_at),
                 "records": records,
                 "valid": self.health_report.valid if self.health_report is not None else None,
+                "lost_workers": list(self.lost_workers.values()),
                 "health": asdict(self.health_report) if self.health_report is not None else None,
                 "command_line": sys.argv,
                 "config": config_dict(self.config),

@@ -1,8 +1,10 @@
-"""Our users for `bench selfbench`, with the benchmark's wait time (``BENCH_SELFBENCH_RATE`` per user)."""
+"""Our users for `bench selfbench`, with the benchmark's wait time (``BENCH_SELFBENCH_RATE`` per user)
+and its in-process measurement (``install_probe`` of locustfiles/selfbench.py, installed on import)."""
 
 import os
 
 import locust  # noqa: F401  (first: gevent monkey-patching must precede boto3 and urllib3)
+import selfbench  # noqa: F401  (the sibling locustfile, on sys.path while Locust loads: installs the probe)
 from locust import constant, constant_throughput
 
 from bench import plugin

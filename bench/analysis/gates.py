@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from bench.analysis.summary import window_s
-from bench.collect.record import RequestRecord
 from bench.errors import ConfigError
 
 SAMPLE_METRICS = {"latency": "latency_ms", "ttfp": "ttfp_ms", "ttft": "ttft_ms", "itl": "itl_mean_ms"}
@@ -266,53 +265,3 @@ def _scope_text(gate: GateSpec) -> str:
         if v
     ]
     return f"in scope {' '.join(parts)}" if parts else "in the run"
-
-
-class GateWatch:
-    """Live check for ``--gate-abort``: which gate, if any, can no longer pass given the records so far.
-
-    Only gates whose value moves one way can fail for good before the run ends (``GateSpec.can_abort``):
-    ``max(...) <``, ``min(...) >``, ``count <`` and ``errors <``. Records that started within the
-    warm-up are ignored, as they are by the final evaluation.
-    """
-
-    def __init__(self, gates: Sequence[GateSpec], warmup_s: float = 0.0) -> None:
-        self.gates = [g for g in gates if g.can_abort]
-        self._warmup_s = warmup_s
-        self._first_s: float | None = None
-        self._counts = [0] * len(self.gates)
-
-    def observe(self, record: RequestRecord) -> GateResult | None:
-        """The first gate this record makes impossible to pass, with what was observed."""
-        if not self.gates:
-            return None
-        if self._first_s is None:
-            self._first_s = record.timestamp_s
-        if record.timestamp_s < self._first_s + self._warmup_s:
-            return None
-        for index, gate in enumerate(self.gates):
-            if not _record_in_scope(record, gate):
-                continue
-            value = self._value(index, gate, record)
-            if value is not None and not OPERATORS[gate.op](value, gate.threshold):
-                reason = f"can no longer pass: observed {format_value(value, gate)}, threshold {gate.op} {format_value(gate.threshold, gate)}"
-                return GateResult(gate, value, False, reason)
-        return None
-
-    def _value(self, index: int, gate: GateSpec, record: RequestRecord) -> float | None:
-        if gate.metric in ("count", "errors"):
-            if gate.metric == "count" or record.status == "error":
-                self._counts[index] += 1
-            return float(self._counts[index])
-        if gate.metric == "latency" and record.status != "ok":
-            return None
-        value: float | None = getattr(record, SAMPLE_METRICS[gate.metric])
-        return value
-
-
-def _record_in_scope(record: RequestRecord, gate: GateSpec) -> bool:
-    return (
-        (gate.request_type is None or record.request_type == gate.request_type)
-        and (gate.name is None or record.name == gate.name)
-        and (gate.variant is None or record.variant == gate.variant)
-    )

@@ -38,7 +38,18 @@ def measured(frame: pd.DataFrame, warmup_s: float) -> pd.DataFrame:
 
 def records_frame(records: Sequence[RequestRecord]) -> pd.DataFrame:
     """In-memory records in the same form as ``load_records`` gives (for live per-step statistics)."""
-    frame = pd.DataFrame([[getattr(r, c) for c in COLUMNS] for r in records], columns=list(COLUMNS))
+    return _typed(pd.DataFrame([[getattr(r, c) for c in COLUMNS] for r in records], columns=list(COLUMNS)))
+
+
+def rows_frame(rows: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """Formatted rows (as a Locust worker ships them) in the same form as ``load_records`` gives."""
+    frame = pd.DataFrame([list(row) for row in rows], columns=list(COLUMNS))
+    for column in TEXT_COLUMNS:
+        frame[column] = frame[column].replace("", None)
+    return _typed(frame)
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     for column in COLUMNS:
         if column not in TEXT_COLUMNS:
             frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")

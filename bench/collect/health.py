@@ -5,7 +5,8 @@ greenlet that wants to send or read a response waits that long too, and the wait
 and how much CPU the process used since the last wake (a gevent process runs on one core: near 100%
 it cannot keep up). A run is *valid* when the 95th percentile of CPU stays at or under 90% of a core and
 the 99th percentile of lag at or under 20 ms; otherwise the reasons say why, and how many worker
-processes would spread the load (at 70% of a core each).
+processes would spread the load (at 70% of a core each). In a distributed run every worker watches
+itself and sends its verdict with its last batch; the master combines them (``combine``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import gevent
 import numpy as np
@@ -89,6 +92,34 @@ class HealthMonitor:
             self._greenlet.kill(block=False)
             self._greenlet = None
         return assess(self.cpu, self.lag_ms, processes=self.processes)
+
+
+def combine(reports: Mapping[str, HealthReport]) -> HealthReport:
+    """The verdict on a distributed run: every worker's, merged (the master itself sends no load).
+
+    Valid when every worker was; the reasons name the worker; the processes needed add up.
+    """
+    if not reports:
+        return HealthReport(0, 0.0, 0.0, 0.0, 0.0, 0.0, True)
+    values = list(reports.values())
+    return HealthReport(
+        samples=sum(r.samples for r in values),
+        cpu_mean=sum(r.cpu_mean for r in values) / len(values),
+        cpu_p95=max(r.cpu_p95 for r in values),
+        cpu_max=max(r.cpu_max for r in values),
+        lag_p99_ms=max(r.lag_p99_ms for r in values),
+        lag_max_ms=max(r.lag_max_ms for r in values),
+        valid=all(r.valid for r in values),
+        reasons=tuple(f"worker {worker}: {reason}" for worker, r in reports.items() for reason in r.reasons),
+        processes_needed=sum(r.processes_needed for r in values),
+    )
+
+
+def report_from_dict(data: Mapping[str, Any]) -> HealthReport:
+    """A HealthReport shipped as a dict (``dataclasses.asdict``) by a worker."""
+    fields = {name: data[name] for name in HealthReport.__dataclass_fields__ if name in data}
+    fields["reasons"] = tuple(fields.get("reasons", ()))
+    return HealthReport(**fields)
 
 
 def assess(cpu: list[float], lag_ms: list[float], *, processes: int = 1) -> HealthReport:

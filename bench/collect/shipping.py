@@ -17,7 +17,7 @@ import gevent
 from bench.collect.listener import RequestCollector
 from bench.collect.writer import CsvRecordWriter, RecordBatch
 
-RECORDS_MESSAGE = "bench_records"  # {"rows": [[...], ...], "final": bool, "errors": [sample, ...]}
+RECORDS_MESSAGE = "bench_records"  # {"rows": [[...], ...], "final": bool, "errors": [sample, ...], **extras}
 SHIP_INTERVAL_S = 0.5
 FINAL_BATCH_WAIT_S = 5.0
 
@@ -31,6 +31,7 @@ class RecordShipper:
         send: Callable[[str, dict[str, Any]], None],
         *,
         interval_s: float = SHIP_INTERVAL_S,
+        extras: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         if not isinstance(collector.writer, RecordBatch):
             raise TypeError("a shipping collector writes into a RecordBatch")
@@ -38,6 +39,7 @@ class RecordShipper:
         self._batch = collector.writer
         self._send = send
         self._interval_s = interval_s
+        self._extras = extras
         self._greenlet: gevent.Greenlet | None = None
 
     def start(self) -> None:
@@ -48,18 +50,21 @@ class RecordShipper:
 
         self._greenlet = gevent.spawn(ship_forever)
 
-    def ship(self, *, final: bool) -> None:
+    def ship(self, *, final: bool, extra: dict[str, Any] | None = None) -> None:
         rows = self._batch.drain()
-        if rows or final:
+        extras = self._extras() if self._extras is not None else {}
+        if extra:
+            extras.update(extra)
+        if rows or extras or final:
             errors = self.collector.error_sample_list() if final else []
-            self._send(RECORDS_MESSAGE, {"rows": rows, "final": final, "errors": errors})
+            self._send(RECORDS_MESSAGE, {**extras, "rows": rows, "final": final, "errors": errors})
 
-    def stop(self) -> None:
-        """Stop the timer and ship what is left, marked final."""
+    def stop(self, extra: dict[str, Any] | None = None) -> None:
+        """Stop the timer and ship what is left, marked final, with ``extra`` (the worker's health)."""
         if self._greenlet is not None:
             self._greenlet.kill(block=False)
             self._greenlet = None
-        self.ship(final=True)
+        self.ship(final=True, extra=extra)
 
 
 class RecordReceiver:
@@ -68,18 +73,31 @@ class RecordReceiver:
     def __init__(self) -> None:
         self.collector: RequestCollector | None = None
         self.finals: set[str] = set()
+        self.last_seen: dict[str, float] = {}  # worker -> time of its last message
+        self.received: dict[str, int] = {}  # worker -> records received
+        self.health: dict[str, dict[str, Any]] = {}  # worker -> its HealthReport (as a dict), sent last
+        # called with (node_id, message) for each message, for what the shipper's extras added
+        self.on_extras: Callable[[str, dict[str, Any]], None] | None = None
 
     def begin(self, collector: RequestCollector) -> None:
         self.collector, self.finals = collector, set()
+        self.last_seen, self.received, self.health = {}, {}, {}
 
     def receive(self, node_id: str, data: dict[str, Any]) -> None:
         collector = self.collector
+        self.last_seen[node_id] = time.time()
         if collector is not None and isinstance(collector.writer, CsvRecordWriter):
-            for row in data.get("rows", []):
+            rows = data.get("rows", [])
+            for row in rows:
                 collector.writer.write_row(row)
+            self.received[node_id] = self.received.get(node_id, 0) + len(rows)
             for sample in data.get("errors", []):
                 key = (sample["error_type"], sample["error_stage"])
                 collector.error_samples.setdefault(key, sample["message"])
+        if self.on_extras is not None:
+            self.on_extras(node_id, data)
+        if data.get("health"):
+            self.health[node_id] = data["health"]
         if data.get("final"):
             self.finals.add(node_id)
 

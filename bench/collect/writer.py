@@ -1,8 +1,12 @@
 """``requests.csv``: rows streamed to disk in completion order, flushed at least once a second.
 
-Memory stays constant: a row is formatted and handed to the file's buffer as it arrives, never kept.
-A row is written whole or not at all (``csv.writer`` writes one line per call), so a run stopped at
-any moment leaves a valid file up to its last flush.
+Memory stays constant: records wait in a bounded batch (at most ``PENDING_RECORDS``, never longer
+than the flush interval), then are formatted and handed to the file's buffer together, in completion
+order. Formatting a batch at once rather than each record as it arrives gives the same bytes at a
+fraction of the CPU inside a busy load generator (the formatting code stays in the CPU's caches
+instead of being evicted by the HTTP and SDK code between two requests). A row is written whole or
+not at all (``csv.writer`` writes one line per row), so a run stopped at any moment leaves a valid
+file up to its last flush.
 """
 
 from __future__ import annotations
@@ -13,11 +17,14 @@ from pathlib import Path
 
 from bench.collect.record import COLUMNS, RequestRecord
 
+PENDING_RECORDS = 256
+
 
 class CsvRecordWriter:
     def __init__(self, path: Path, *, flush_interval_s: float = 1.0) -> None:
         self.path = path
         self.rows = 0
+        self._pending: list[RequestRecord] = []
         self._file = path.open("w", newline="", encoding="utf-8", buffering=1 << 20)
         self._writer = csv.writer(self._file, lineterminator="\n")
         self._writer.writerow(COLUMNS)
@@ -26,41 +33,58 @@ class CsvRecordWriter:
         self._next_flush = time.monotonic() + flush_interval_s
 
     def write(self, record: RequestRecord) -> None:
-        self.write_row(record.to_row())
+        pending = self._pending
+        pending.append(record)
+        self.rows += 1
+        if len(pending) >= PENDING_RECORDS:
+            self._write_pending()
+        self._flush_when_due()
 
     def write_row(self, row: list[str]) -> None:
         """A row formatted elsewhere (a Locust worker's record, shipped to the master)."""
+        if self._pending:
+            self._write_pending()  # completion order
         self._writer.writerow(row)
         self.rows += 1
+        self._flush_when_due()
+
+    def _write_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        self._writer.writerows([record.to_row() for record in pending])
+
+    def _flush_when_due(self) -> None:
         now = time.monotonic()
         if now >= self._next_flush:
-            self._file.flush()
+            self.flush()
             self._next_flush = now + self._flush_interval_s
 
     def flush(self) -> None:
         if not self._file.closed:
+            if self._pending:
+                self._write_pending()
             self._file.flush()
 
     def close(self) -> None:
         if not self._file.closed:
-            self._file.flush()
+            self.flush()
             self._file.close()
 
 
 class RecordBatch:
-    """A Locust worker's sink: formatted rows kept until the next shipment to the master (about every 0.5 s)."""
+    """A Locust worker's sink: records kept until the next shipment to the master (about every 0.5 s),
+    formatted together when ``drain`` hands them over (cheaper than one by one, see above)."""
 
     def __init__(self) -> None:
         self.rows = 0
-        self._pending: list[list[str]] = []
+        self._pending: list[RequestRecord] = []
 
     def write(self, record: RequestRecord) -> None:
-        self._pending.append(record.to_row())
+        self._pending.append(record)
         self.rows += 1
 
     def drain(self) -> list[list[str]]:
         pending, self._pending = self._pending, []
-        return pending
+        return [record.to_row() for record in pending]
 
     def flush(self) -> None:
         """Nothing to flush locally: the plugin ships ``drain()`` to the master."""

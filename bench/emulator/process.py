@@ -28,6 +28,7 @@ from bench.errors import ConfigError
 STOP_GRACE_S = 5.0
 _LISTENING = re.compile(r"^bench emulator listening on (?P<url>http://\S+) \(endpoints: (?P<endpoints>.*)\)$")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]  # the directory holding the ``bench`` package
+PARENT_PID_ENV = "BENCH_EMULATOR_PARENT_PID"  # set for the child: it exits when that process is gone
 
 
 class EmulatorProcess:
@@ -104,6 +105,7 @@ def start_emulator(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_PACKAGE_ROOT), env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
+    env[PARENT_PID_ENV] = str(os.getpid())  # it exits if this process dies without stopping it
     stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop() or when the start fails
     process = subprocess.Popen(
         command,

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import dataclasses
 import hashlib
+import os
 import random
 import signal
 import sys
@@ -37,6 +38,7 @@ from bench.emulator.awserrors import (
 from bench.emulator.config import ENDPOINT_NAME_MAX, ENDPOINT_NAME_PATTERN, EmulatorConfig, load_config
 from bench.emulator.endpoint import EndpointRuntime
 from bench.emulator.llmendpoint import LlmEndpointRuntime
+from bench.emulator.process import PARENT_PID_ENV
 from bench.emulator.proxy import (
     CONNECT_TIMEOUT_S,
     CONNECTION_LIMIT,
@@ -342,6 +344,8 @@ async def _serve(app: web.Application, config: EmulatorConfig, host: str, port: 
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    parent = os.environ.get(PARENT_PID_ENV)
+    watch = asyncio.create_task(_exit_with_parent(int(parent), stop)) if parent else None
     actual_port = int(runner.addresses[0][1])
     names = [PROXY_ENDPOINT_NAME] if PROXY_KEY in app else config.endpoint_names
     sys.stdout.write(listening_line(host, actual_port, names) + "\n")
@@ -349,4 +353,19 @@ async def _serve(app: web.Application, config: EmulatorConfig, host: str, port: 
     try:
         await stop.wait()
     finally:
+        if watch is not None:
+            watch.cancel()
         await runner.cleanup()
+
+
+async def _exit_with_parent(pid: int, stop: asyncio.Event) -> None:
+    """An auto-started emulator ends with the process that started it, even one killed outright."""
+    while True:
+        await asyncio.sleep(0.5)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            stop.set()
+            return
+        except PermissionError:
+            continue

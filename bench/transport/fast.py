@@ -1,10 +1,13 @@
-"""The fast transport: the requests boto3 sends, signed by awscrt, over geventhttpclient.
+"""The fast transport: the requests boto3 sends, signed with SigV4, over geventhttpclient.
 
 geventhttpclient is the HTTP client under Locust's FastHttpUser: one pooled, keep-alive client per
 process, sized to the users, shared by all of them, exactly one attempt per request. Requests are the
 ones boto3 builds (URL, headers, body; PROTOCOLS.md 1.3): header names come from botocore's service
 model and the endpoint URL from its resolver. They are signed with SigV4 (signing name ``sagemaker``,
-the session's region) by ``awscrt.auth.aws_sign_request``, with credentials from the boto3 chain.
+the session's region), with credentials from the boto3 chain, by ``signing.SigV4Signer``: awscrt's
+algorithm with the derived key and the canonical URI kept between requests. Whenever the credentials
+change, a probe of the request is signed by both it and ``awscrt.auth.aws_sign_request``; should they
+ever differ, every request is signed by awscrt.
 
 Responses are judged by botocore's own code so that every record means the same as with
 ``Boto3Transport``: an error status goes through its rest-json parser and error factory, then
@@ -13,9 +16,8 @@ Responses are judged by botocore's own code so that every record means the same 
 
 Credentials: ``session.get_credentials()`` may be refreshable (SSO, assumed roles, instance roles);
 every request takes ``get_frozen_credentials()``, which refreshes them ahead of expiry as botocore does
-for its own requests, and the awscrt credentials provider is rebuilt only when the frozen triple
-changes. With no credentials in the chain and a loopback endpoint (the emulator), requests go unsigned
-as boto3's do.
+for its own requests. With no credentials in the chain and a loopback endpoint (the emulator), requests
+go unsigned as boto3's do.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from bench.config import EndpointSpec, TransportSpec
 from bench.errors import ConfigError, ConnectionError_, EndpointError, TimeoutError_
 from bench.transport.base import InvokeResponse, StreamResponse
 from bench.transport.boto import make_session, payload_parts
+from bench.transport.signing import SigV4Signer
 from bench.transport.translate import from_client_error
 
 SIGNING_NAME = "sagemaker"  # not "sagemaker-runtime" (PROTOCOLS.md 1.1, 6)
@@ -89,6 +92,9 @@ class FastTransport:
             for m in ("ContentType", "InvokedProductionVariant", "CustomAttributes")
         )
         self._host = _host_header(self.url)
+        self._signer = SigV4Signer(self.region, SIGNING_NAME)
+        self._checked: dict[str, ReadOnlyCredentials] = {}  # per path: the credentials last checked with
+        self._use_crt: dict[str, bool] = {}
         self._http = HTTPClient.from_url(
             self.url,
             concurrency=max(10, spec.pool_connections),
@@ -154,9 +160,24 @@ class FastTransport:
             raise self._network_error(exc) from exc
 
     def _sign(self, path: str, headers: dict[str, str], body: bytes) -> dict[str, str]:
-        """The headers with X-Amz-Date, Authorization (and X-Amz-Security-Token) added by awscrt."""
+        """The headers with X-Amz-Date, Authorization (and X-Amz-Security-Token) added."""
         assert self._credentials is not None
         frozen = self._credentials.get_frozen_credentials()  # refreshes ahead of expiry
+        if self._checked.get(path) != frozen:  # first request of the operation, or new credentials
+            self._use_crt[path] = not self._signer.matches_awscrt(
+                path, headers, str(frozen.access_key), str(frozen.secret_key), frozen.token
+            )
+            self._checked[path] = frozen
+        if not self._use_crt[path]:
+            return self._signer.headers(
+                path, headers, body, str(frozen.access_key), str(frozen.secret_key), frozen.token
+            )
+        return self._sign_crt(frozen, path, headers, body)
+
+    def _sign_crt(
+        self, frozen: ReadOnlyCredentials, path: str, headers: dict[str, str], body: bytes
+    ) -> dict[str, str]:
+        """awscrt's signing (the reference; used when ``SigV4Signer`` would differ from it)."""
         cached = self._provider
         if cached is None or cached[0] != frozen:
             provider = crt_auth.AwsCredentialsProvider.new_static(

@@ -1,6 +1,6 @@
-"""The emulator as a SageMaker front (``bench serve --upstream``) for a real Triton: boto3 through the
-proxy to Triton's SageMaker frontend, and a decoupled model's generate_stream through
-InvokeEndpointWithResponseStream."""
+"""The emulator as a SageMaker front (``bench serve --upstream``) for a real Triton: each transport
+(boto3 and fast) through the proxy to Triton's SageMaker frontend, and a decoupled model's
+generate_stream through InvokeEndpointWithResponseStream."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from bench.transport import make_stream_transport, make_transport
 from bench.users import SageMakerStreamingUser, StreamWorkload, attach_workload
 
 DATATYPES = PYTHON_BACKEND_DATATYPES
+TRANSPORTS = pytest.mark.parametrize("kind", ["boto3", "fast"])
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +42,16 @@ def _endpoint(proxy: EmulatorProcess) -> EndpointSpec:
     return EndpointSpec(name="triton", endpoint_url=proxy.url, emulated=True)
 
 
-def test_every_datatype_through_boto3_and_the_proxy(identity_proxy: EmulatorProcess) -> None:
+@TRANSPORTS
+def test_every_datatype_through_each_transport_and_the_proxy(
+    identity_proxy: EmulatorProcess, kind: str
+) -> None:
     payload = PayloadSpec(
         inputs=tuple(parse_tensor_spec(f"IN_{d}:{d}:2,3") for d in DATATYPES), synthetic_variants=1
     )
     sent = {t.name.removeprefix("IN_"): t.array for t in build_tensor_sets(payload)[0]}
     request = build_requests(payload)[0]
-    response = make_transport(_endpoint(identity_proxy), TransportSpec()).invoke(
+    response = make_transport(_endpoint(identity_proxy), TransportSpec(kind=kind)).invoke(
         request.body, request.content_type, "p-1"
     )
     assert response.variant == "AllTraffic"
@@ -59,12 +63,15 @@ def test_every_datatype_through_boto3_and_the_proxy(identity_proxy: EmulatorProc
     }
 
 
-def test_triton_errors_through_boto3_and_the_proxy(add_sub_proxy: EmulatorProcess) -> None:
+@TRANSPORTS
+def test_triton_errors_through_each_transport_and_the_proxy(
+    add_sub_proxy: EmulatorProcess, kind: str
+) -> None:
     request = build_requests(
         PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("BOGUS:FP32:1,16")))
     )[0]
     with pytest.raises(errors.ModelError) as caught:
-        make_transport(_endpoint(add_sub_proxy), TransportSpec()).invoke(
+        make_transport(_endpoint(add_sub_proxy), TransportSpec(kind=kind)).invoke(
             request.body, request.content_type, "p-2"
         )
     assert (caught.value.original_status, caught.value.http_status) == (400, 424)
@@ -74,13 +81,14 @@ def test_triton_errors_through_boto3_and_the_proxy(add_sub_proxy: EmulatorProces
     )
 
 
+@TRANSPORTS
 def test_generate_stream_through_the_proxy_gives_ttfp_and_tokens(
-    add_sub_proxy: EmulatorProcess, tmp_path
+    add_sub_proxy: EmulatorProcess, tmp_path, kind: str
 ) -> None:  # type: ignore[no-untyped-def]
     spec = StreamSpec(
         endpoint=_endpoint(add_sub_proxy), stream_format="auto", prompts=("hello",), max_tokens=8
     )
-    transport = make_stream_transport(spec.endpoint, TransportSpec())
+    transport = make_stream_transport(spec.endpoint, TransportSpec(kind=kind))
     environment = Environment(user_classes=[SageMakerStreamingUser])
     bodies = build_stream_bodies(spec.prompts, None, "triton", spec.max_tokens)
     attach_workload(environment, StreamWorkload(spec, bodies, transport))

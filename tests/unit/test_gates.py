@@ -14,13 +14,14 @@ from hypothesis import strategies as st
 from bench.analysis.gates import (
     RUN_METRICS,
     SAMPLE_METRICS,
-    GateWatch,
     evaluate_gates,
     parse_gate,
     parse_gates,
 )
 from bench.collect import RequestRecord
 from bench.errors import ConfigError
+from bench.live import LiveStats
+from bench.live.verdicts import abort_verdict
 from bench.report.gatefiles import format_gates, junit_xml, summary_markdown
 
 SCOPES = st.sampled_from(
@@ -175,22 +176,30 @@ def _record(ts: float, latency: float, status: str = "ok", request_type: str = "
     )
 
 
-def test_gate_watch_aborts_only_gates_that_can_no_longer_pass() -> None:
-    watch = GateWatch(parse_gates(["max(latency)<100ms", "p99(latency)<1ms", "errors<=1"]), warmup_s=1.0)
-    assert [g.expression for g in watch.gates] == ["max(latency)<100ms", "errors<=1"]
-    assert watch.observe(_record(0.0, 500.0)) is None  # within the warm-up
-    assert watch.observe(_record(1.5, 50.0)) is None
-    assert (
-        watch.observe(_record(1.6, 900.0, status="error")) is None
-    )  # failed requests have no latency; first error
-    tripped = watch.observe(_record(1.7, 120.0))
+def _live(*records: RequestRecord) -> LiveStats:
+    stats = LiveStats()
+    for record in records:
+        stats.observe(record)
+    return stats
+
+
+def test_gate_abort_stops_only_on_gates_that_can_no_longer_pass() -> None:
+    gates = parse_gates(["max(latency)<100ms", "p99(latency)<1ms", "errors<=1"])
+    since = 1000.0  # the warm-up ends here: what completed before is left out
+    calm = [_record(999.0, 500.0), _record(1001.5, 50.0), _record(1001.6, 900.0, status="error")]
+    # p99 is far over 1 ms, but a percentile can still recover: no abort; one error is within budget
+    assert abort_verdict(_live(*calm), gates, since_s=since) is None
+    tripped = abort_verdict(_live(*calm, _record(1001.7, 120.0)), gates, since_s=since)
     assert tripped is not None
     assert tripped.gate.expression == "max(latency)<100ms"
-    assert tripped.observed == 120.0
-    errors = GateWatch(parse_gates(["type:invoke errors<=1"]))
-    assert errors.observe(_record(0, 1, "error")) is None
-    assert errors.observe(_record(0, 1, "error", request_type="stream")) is None  # out of scope
-    assert errors.observe(_record(0, 1, "error")) is not None
+    assert tripped.observed == 120.0  # the exact maximum, not a histogram estimate
+    assert tripped.reason == "can no longer pass: observed 120.00 ms, threshold < 100.00 ms"
+    errors = parse_gates(["type:invoke errors<=1"])
+    two = [_record(1001.0, 1, "error"), _record(1001.0, 1, "error", request_type="stream")]
+    assert abort_verdict(_live(*two), errors, since_s=since) is None  # one is out of scope
+    verdict = abort_verdict(_live(*two, _record(1002.0, 1, "error")), errors, since_s=since)
+    assert verdict is not None
+    assert verdict.observed == 2
 
 
 def test_ci_files(tmp_path: Path) -> None:

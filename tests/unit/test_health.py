@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bench.collect.health import assess
+from dataclasses import asdict
+
+import msgpack
+
+from bench.collect.health import assess, combine, report_from_dict
 
 
 def test_a_calm_load_generator_is_valid() -> None:
@@ -25,3 +29,20 @@ def test_saturation_and_lag_make_a_run_invalid_and_say_how_many_processes() -> N
 
 def test_no_samples_is_not_a_verdict_against_the_run() -> None:
     assert assess([], []).valid
+
+
+def test_a_distributed_verdict_combines_the_workers_as_shipped() -> None:
+    calm = assess([0.3, 0.4, 0.5, 0.45], [0.2, 0.5, 1.0, 0.3])
+    busy = assess([0.99] * 20, [2.0] * 20)
+    # shipped as Locust's messaging does: a dict through msgpack (tuples come back as lists)
+    shipped = {w: msgpack.unpackb(msgpack.packb(asdict(r))) for w, r in (("w1", calm), ("w2", busy))}
+    received = {w: report_from_dict(d) for w, d in shipped.items()}
+    assert received["w2"] == busy
+    verdict = combine(received)
+    assert not verdict.valid
+    assert verdict.reasons == ("worker w2: load generator CPU p95 99% of a core (limit 90%)",)
+    assert verdict.processes_needed == 1 + 2
+    assert verdict.cpu_p95 == busy.cpu_p95
+    assert verdict.samples == calm.samples + busy.samples
+    assert combine({"w1": calm}).valid
+    assert combine({}).valid

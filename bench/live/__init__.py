@@ -1,0 +1,20 @@
+"""Live statistics for display and ``--gate-abort``: mergeable histograms per request key, last 10 s.
+
+Pure (no Locust, gevent or boto3). Approximate by design; the exact figures are the reports'.
+"""
+
+from bench.live.histogram import RELATIVE_ACCURACY, Histogram
+from bench.live.stats import METRICS, LiveQuery, LiveStats, Tally, WindowRow
+from bench.live.verdicts import LiveVerdict, live_verdicts
+
+__all__ = [
+    "METRICS",
+    "RELATIVE_ACCURACY",
+    "Histogram",
+    "LiveQuery",
+    "LiveStats",
+    "LiveVerdict",
+    "Tally",
+    "WindowRow",
+    "live_verdicts",
+]

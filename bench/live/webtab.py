@@ -1,0 +1,212 @@
+"""The Inference tabs in Locust's modern web UI, fed by ``LiveStats``; and the run directory's files.
+
+Locust's UI (2.47) renders extra tabs from ``template_args["extended_tabs"]`` (title, key) with
+tables described by ``template_args["extended_tables"]`` (columns: key, title); the rows come from
+``extended_stats`` (key, data) added to the ``/stats/requests`` JSON it polls every 2 s while a run
+is going. Cells render as plain text (no markdown or HTML), so file links in the tables are plain
+URLs; the "Download Data" tab, which renders ``extended_csv_files`` as links, links the run
+directory's index page (``/bench/run/``), whose links are clickable.
+
+Two tabs:
+
+- **Inference** (``?tab=inference``): one row per (type, name, variant) over the last 10 s.
+- **Inference run** (``?tab=inference-run``): gate verdicts (live; the exact ones once the run has
+  ended), errors by type and stage since the run started, and the run directory's files once it ended.
+
+This module uses Flask (Locust's web server) but not Locust; ``bench.plugin`` installs it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, abort, request, send_from_directory
+
+from bench.analysis.gates import GateResult, GateSpec
+from bench.live.stats import LiveStats, WindowRow
+from bench.live.verdicts import live_verdicts
+
+INFERENCE_TAB = "inference"
+RUN_TAB = "inference-run"
+FILES_PATH = "/bench/run/"
+
+INFERENCE_COLUMNS = (
+    ("type", "Type"),
+    ("name", "Name"),
+    ("variant", "Variant"),
+    ("requests", "Requests (10 s)"),
+    ("rps", "Req/s"),
+    ("ttfp_p50", "TTFP p50 ms"),
+    ("ttfp_p95", "TTFP p95 ms"),
+    ("ttfp_p99", "TTFP p99 ms"),
+    ("latency_p50", "Latency p50 ms"),
+    ("latency_p95", "Latency p95 ms"),
+    ("latency_p99", "Latency p99 ms"),
+    ("gap_p50", "Mean gap p50 ms"),
+    ("gap_p99", "Mean gap p99 ms"),
+    ("tokens_per_s", "Tokens/s"),
+    ("errors", "Errors (type/stage: count)"),
+)
+RUN_COLUMNS = (("kind", "Kind"), ("item", "Item"), ("status", "Status"), ("detail", "Detail / link"))
+
+
+@dataclass(frozen=True)
+class TabState:
+    """What the tabs show, read from the harness on each poll."""
+
+    live: LiveStats | None  # None before the first run
+    now_s: float  # the end of the last-10-s window (the run's end once it ended)
+    gates: tuple[GateSpec, ...] = ()
+    gates_since_s: float | None = None  # the warm-up end
+    aborted: str | None = None  # expression of the gate that stopped the run (--gate-abort)
+    final_gates: tuple[GateResult, ...] = ()  # exact verdicts, once the run ended
+    run_dir: Path | None = None
+    ended: bool = False
+
+
+def _ms(value: float | None) -> float | str:
+    return "" if value is None else round(value, 1)
+
+
+def inference_rows(state: TabState) -> list[dict[str, Any]]:
+    """The Inference tab's rows (keys as in ``INFERENCE_COLUMNS``)."""
+    if state.live is None:
+        return []
+    return [_inference_row(row) for row in state.live.window(state.now_s)]
+
+
+def _inference_row(row: WindowRow) -> dict[str, Any]:
+    streams = row.request_type == "stream"
+    return {
+        "type": row.request_type,
+        "name": row.name,
+        "variant": row.variant,
+        "requests": row.requests,
+        "rps": round(row.rps, 1),
+        "ttfp_p50": _ms(row.ttfp_ms[0]),
+        "ttfp_p95": _ms(row.ttfp_ms[1]),
+        "ttfp_p99": _ms(row.ttfp_ms[2]),
+        "latency_p50": _ms(row.latency_ms[0]),
+        "latency_p95": _ms(row.latency_ms[1]),
+        "latency_p99": _ms(row.latency_ms[2]),
+        "gap_p50": _ms(row.gap_ms[0]),
+        "gap_p99": _ms(row.gap_ms[1]),
+        "tokens_per_s": round(row.tokens_per_s, 1) if streams or row.tokens_per_s else "",
+        "errors": ", ".join(f"{t}/{s}: {n}" for t, s, n in row.error_kinds),
+    }
+
+
+def run_files(run_dir: Path | None) -> list[str]:
+    """The files directly in the run directory (what ``/bench/run/`` serves)."""
+    if run_dir is None or not run_dir.is_dir():
+        return []
+    return sorted(p.name for p in run_dir.iterdir() if p.is_file())
+
+
+def run_rows(state: TabState, base_url: str) -> list[dict[str, Any]]:
+    """The Inference run tab's rows: gates, errors by type and stage, files once the run ended."""
+    rows: list[dict[str, Any]] = []
+    for verdict in live_verdicts(
+        state.live,
+        state.gates,
+        since_s=state.gates_since_s,
+        aborted=state.aborted,
+        final=state.final_gates if state.ended else (),
+    ):
+        rows.append(
+            {"kind": "gate", "item": verdict.expression, "status": verdict.status, "detail": verdict.detail}
+        )
+    if state.live is not None:
+        query = state.live.query()
+        kinds = sorted(query.error_kinds.items(), key=lambda item: (-item[1], item[0]))
+        for (error_type, stage), count in kinds:
+            rows.append(
+                {
+                    "kind": "errors",
+                    "item": f"{error_type} / {stage}",
+                    "status": count,
+                    "detail": f"{count / query.count:.2%} of {query.count} requests so far",
+                }
+            )
+    if state.run_dir is not None:
+        index = f"{base_url}{FILES_PATH}" if state.ended else "files listed when the run ends"
+        status = "ended" if state.ended else "running"
+        rows.append({"kind": "run", "item": str(state.run_dir), "status": status, "detail": index})
+    if state.ended and state.run_dir is not None:
+        for name in run_files(state.run_dir):
+            rows.append(
+                {"kind": "file", "item": name, "status": "written", "detail": f"{base_url}{FILES_PATH}{name}"}
+            )
+    return rows
+
+
+def extended_stats(state: TabState, base_url: str) -> list[dict[str, Any]]:
+    return [
+        {"key": INFERENCE_TAB, "data": inference_rows(state)},
+        {"key": RUN_TAB, "data": run_rows(state, base_url)},
+    ]
+
+
+def install_inference_tab(web_ui: Any, state: Callable[[], TabState]) -> None:
+    """Add the tabs, the rows in ``/stats/requests`` and the ``/bench/run/`` file routes to Locust's UI."""
+    args = web_ui.template_args
+    args["extended_tabs"] = [
+        *args.get("extended_tabs", []),
+        {"title": "Inference", "key": INFERENCE_TAB},
+        {"title": "Inference run", "key": RUN_TAB},
+    ]
+    args["extended_tables"] = [
+        *args.get("extended_tables", []),
+        {"key": INFERENCE_TAB, "structure": _structure(INFERENCE_COLUMNS)},
+        {"key": RUN_TAB, "structure": _structure(RUN_COLUMNS)},
+    ]
+    args["extended_csv_files"] = [
+        *args.get("extended_csv_files", []),
+        {"href": FILES_PATH, "title": "Files of the bench run directory (exact reports, when the run ended)"},
+    ]
+    app: Flask = web_ui.app
+    guard: Callable[[Callable[..., Any]], Callable[..., Any]] = web_ui.auth_required_if_enabled
+
+    @app.after_request
+    def add_extended_stats(response: Response) -> Response:
+        if not request.path.endswith("/stats/requests") or not response.is_json:
+            return response
+        report = json.loads(response.get_data())
+        report["extended_stats"] = [
+            *report.get("extended_stats", []),
+            *extended_stats(state(), request.host_url.rstrip("/")),
+        ]
+        # a new response: Locust caches the one it made for 2 s and hands it out again
+        return app.response_class(json.dumps(report), mimetype="application/json")
+
+    def files_index() -> Response:
+        return app.response_class(_index_html(state().run_dir), mimetype="text/html")
+
+    def file(name: str) -> Response:
+        run_dir = state().run_dir
+        if run_dir is None or name not in run_files(run_dir):
+            abort(404)
+        return send_from_directory(run_dir.resolve(), name)
+
+    app.add_url_rule(FILES_PATH, "bench_run_index", guard(files_index))
+    app.add_url_rule(f"{FILES_PATH}<name>", "bench_run_file", guard(file))
+
+
+def _structure(columns: Sequence[tuple[str, str]]) -> list[dict[str, str]]:
+    return [{"key": key, "title": title} for key, title in columns]
+
+
+def _index_html(run_dir: Path | None) -> str:
+    if run_dir is None:
+        body = "<p>No run yet.</p>"
+    else:
+        items = "".join(
+            f'<li><a href="{html.escape(name)}">{html.escape(name)}</a></li>' for name in run_files(run_dir)
+        )
+        body = f"<p>{html.escape(str(run_dir))}</p><ul>{items}</ul>"
+    return f"<!doctype html><title>bench run directory</title><h1>bench run directory</h1>{body}"
