@@ -444,7 +444,7 @@ def format_table(rows: list[Measurement]) -> str:
                 if target is None
                 else f"  (target >= {target:g}: {'met' if ratio >= target else 'NOT met'})"
             )
-            lines.append(f"{label:<28} {ratio:.2f}{verdict}")
+            lines.append(f"{label:<28} {ratio:.3f}{verdict}")
     ingest = by.get(INGEST)
     if ingest is not None and ingest.target_per_cpu_s is not None:
         met = "met" if ingest.per_cpu_s_min >= ingest.target_per_cpu_s else "NOT met"
