@@ -40,8 +40,8 @@ from locust.runners import (
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import StepStats, planning_inputs, step_stats
-from bench.analysis.gates import GateResult, parse_gates
-from bench.analysis.records import records_frame, rows_frame
+from bench.analysis.gates import GateResult, confirm_abort, parse_gates
+from bench.analysis.records import load_records, records_frame, rows_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.collect.health import HealthMonitor, HealthReport, combine, report_from_dict
 from bench.collect.record import COLUMNS
@@ -350,20 +350,40 @@ class Harness:
         logger.info("writing %s", self.run_dir)
 
     def _watch_gates(self, since_s: float) -> None:
-        """``--gate-abort``: twice a second, stop the run when a gate can no longer pass (live statistics)."""
+        """``--gate-abort``: stop the run when a gate can no longer pass.
+
+        Twice a second the live statistics name candidates (cheap, also across workers). Live figures
+        file a request by when it completed, the final evaluation by when it started (after the
+        warm-up), so a candidate is confirmed on the raw records written so far, with the final
+        evaluation's own code, before the run is stopped: an abort always agrees with the exit code.
+        A candidate that does not hold is checked again at most every 10 s.
+        """
         assert self.config is not None
-        gates = parse_gates(self.config.gates)
+        assert self.run_dir is not None
+        gates = [g for g in parse_gates(self.config.gates) if g.can_abort]
+        warmup_s, requests_csv = self.config.warmup_s, self.run_dir / REQUESTS_CSV
+        next_check: dict[str, float] = {}
         while self.aborted_by is None:
             gevent.sleep(0.5)
-            if self.live is None:
+            live, collector = self.live, self.collector
+            if live is None or collector is None:
                 continue
-            verdict = abort_verdict(self.live, gates, since_s=since_s)
-            if verdict is not None:
+            for gate in gates:
+                if abort_verdict(live, [gate], since_s=since_s) is None:
+                    continue
+                if time.monotonic() < next_check.get(gate.expression, 0.0):
+                    continue
+                next_check[gate.expression] = time.monotonic() + 10.0
+                collector.writer.flush()
+                verdict = confirm_abort(load_records(requests_csv), gate, warmup_s)
+                if verdict is None:
+                    continue
                 self.aborted_by = verdict
                 logger.error(
                     "gate %s %s; stopping the run (--gate-abort)", verdict.gate.expression, verdict.reason
                 )
                 gevent.spawn_later(0, self.runner.quit)
+                return
 
     # ---- distributed runs: workers ship their records to the master (bench.collect.shipping) ------
     def _start_shipping(self) -> None:
@@ -434,11 +454,19 @@ class Harness:
         Locust marks it missing after about three seconds without a heartbeat. What it measured and
         shipped is kept; its unsent batch (at most about half a second of records) is lost. The loss is
         logged and written to ``run.json`` at once, so it is on record even if the master dies later.
+        A worker that was only too busy to send heartbeats and sends them again is taken back (Locust
+        does the same): it is no longer lost, and its last batch is awaited at the end.
         """
         while True:
             gevent.sleep(1.0)
-            for client in list(getattr(self.runner, "clients", {}).values()):
+            clients = list(getattr(self.runner, "clients", {}).values())
+            for client in clients:
                 worker = str(client.id)
+                if client.state != STATE_MISSING and worker in self.lost_workers:
+                    del self.lost_workers[worker]
+                    logger.warning("worker %s sends heartbeats again: it is back in the run", worker)
+                    if self.run_dir is not None:
+                        self._write_run_json(ended_at=None)
                 if client.state != STATE_MISSING or worker in self.lost_workers:
                     continue
                 last = self._receiver.last_seen.get(worker)
@@ -448,7 +476,7 @@ class Harness:
                     "last_records_at": iso_time(last),
                     "records_received": self._receiver.received.get(worker, 0),
                 }
-                remaining = len(getattr(self.runner, "clients", {})) - len(self.lost_workers)
+                remaining = sum(1 for c in clients if c.state != STATE_MISSING)
                 logger.warning(
                     "worker %s is lost (no heartbeat; last records at %s): its unsent records are lost, "
                     "the run goes on with %d worker(s)",
@@ -493,6 +521,7 @@ class Harness:
         if collector is None or run_dir is None or self.config is None:
             return
         self.environment.events.request.remove_listener(collector.on_request)
+        self._receiver.end()
         collector.close()
         if self._gate_watch is not None:
             self._gate_watch.kill(block=False)

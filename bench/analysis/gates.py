@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.analysis.records import measured
 from bench.analysis.summary import window_s
 from bench.errors import ConfigError
 
@@ -265,3 +266,20 @@ def _scope_text(gate: GateSpec) -> str:
         if v
     ]
     return f"in scope {' '.join(parts)}" if parts else "in the run"
+
+
+def confirm_abort(frame: pd.DataFrame, gate: GateSpec, warmup_s: float) -> GateResult | None:
+    """``--gate-abort``'s check on the raw records so far (``load_records``), with the final rules.
+
+    The gate's failure, worded for an abort, when it fails on the records measured so far (after the
+    warm-up); None when it still passes or nothing measured it yet. Only for ``GateSpec.can_abort``
+    gates, whose failure is final.
+    """
+    result = evaluate_gates(measured(frame, warmup_s), [gate])[0]
+    if result.passed or result.observed is None:
+        return None
+    reason = (
+        f"can no longer pass: observed {format_value(result.observed, gate)}, "
+        f"threshold {gate.op} {format_value(gate.threshold, gate)}"
+    )
+    return GateResult(gate, result.observed, False, reason)

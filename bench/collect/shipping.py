@@ -8,6 +8,7 @@ writes the rows it receives into ``requests.csv`` and tells which workers' last 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -17,6 +18,7 @@ import gevent
 from bench.collect.listener import RequestCollector
 from bench.collect.writer import CsvRecordWriter, RecordBatch
 
+logger = logging.getLogger("bench")
 RECORDS_MESSAGE = "bench_records"  # {"rows": [[...], ...], "final": bool, "errors": [sample, ...], **extras}
 SHIP_INTERVAL_S = 0.5
 FINAL_BATCH_WAIT_S = 5.0
@@ -73,6 +75,7 @@ class RecordReceiver:
     def __init__(self) -> None:
         self.collector: RequestCollector | None = None
         self.finals: set[str] = set()
+        self.late = 0  # rows that arrived after end()
         self.last_seen: dict[str, float] = {}  # worker -> time of its last message
         self.received: dict[str, int] = {}  # worker -> records received
         self.health: dict[str, dict[str, Any]] = {}  # worker -> its HealthReport (as a dict), sent last
@@ -82,18 +85,30 @@ class RecordReceiver:
     def begin(self, collector: RequestCollector) -> None:
         self.collector, self.finals = collector, set()
         self.last_seen, self.received, self.health = {}, {}, {}
+        self.late = 0
+
+    def end(self) -> None:
+        """The run's files are closed: what still arrives is counted (``late``) and logged, not written."""
+        self.collector = None
 
     def receive(self, node_id: str, data: dict[str, Any]) -> None:
         collector = self.collector
         self.last_seen[node_id] = time.time()
+        rows = data.get("rows", [])
         if collector is not None and isinstance(collector.writer, CsvRecordWriter):
-            rows = data.get("rows", [])
             for row in rows:
                 collector.writer.write_row(row)
             self.received[node_id] = self.received.get(node_id, 0) + len(rows)
             for sample in data.get("errors", []):
                 key = (sample["error_type"], sample["error_stage"])
                 collector.error_samples.setdefault(key, sample["message"])
+        elif rows:
+            self.late += len(rows)
+            logger.warning(
+                "%d records from worker %s arrived after the run's files were closed: not in requests.csv",
+                len(rows),
+                node_id,
+            )
         if self.on_extras is not None:
             self.on_extras(node_id, data)
         if data.get("health"):

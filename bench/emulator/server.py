@@ -359,13 +359,11 @@ async def _serve(app: web.Application, config: EmulatorConfig, host: str, port: 
 
 
 async def _exit_with_parent(pid: int, stop: asyncio.Event) -> None:
-    """An auto-started emulator ends with the process that started it, even one killed outright."""
-    while True:
+    """An auto-started emulator ends with the process that started it, even one killed outright.
+
+    A dead parent's children are re-parented at once (to init or a subreaper), reaped or not, so a
+    parent id that is no longer the starter's is the sign; a reused pid cannot fool it.
+    """
+    while os.getppid() == pid:
         await asyncio.sleep(0.5)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            stop.set()
-            return
-        except PermissionError:
-            continue
+    stop.set()

@@ -125,7 +125,7 @@ def test_a_worker_killed_mid_run_costs_only_its_unsent_batch(tmp_path: Path) -> 
         workers.append(_start(*worker_args, out=tmp_path / f"w{index}"))
     master = _start(
         "TritonUser", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "12s",
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "20s",
         "--report-dir", str(reports), "--json-file", str(tmp_path / "locust"),
         out=tmp_path,
     )  # fmt: skip

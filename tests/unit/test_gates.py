@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 from bench.analysis.gates import (
     RUN_METRICS,
     SAMPLE_METRICS,
+    confirm_abort,
     evaluate_gates,
     parse_gate,
     parse_gates,
 )
+from bench.analysis.records import records_frame
 from bench.collect import RequestRecord
 from bench.errors import ConfigError
 from bench.live import LiveStats
@@ -231,3 +233,18 @@ def test_ci_files(tmp_path: Path) -> None:
     assert "❌ 1 of 2 gates failed" in markdown
     assert "| ❌ | `p95(latency)<5ms` | 10.00 ms | < 5.00 ms |" in markdown
     assert "✗ FAIL" in format_gates(results)
+
+
+def test_an_abort_is_confirmed_on_the_raw_records_with_the_final_warmup_rule() -> None:
+    gate = parse_gates(["max(latency)<1000ms"])[0]
+    # warm-up 5 s from the first start (1000.0): a cold request started at 1004.9 and took 3 s
+    straddler = _record(1004.9, 3000.0)
+    records = [_record(1000.0, 10.0), straddler, _record(1006.0, 20.0)]
+    # the live statistics file it by completion (1007.9, after the warm-up): a candidate ...
+    assert abort_verdict(_live(*records), [gate], since_s=1005.0) is not None
+    # ... that the raw records do not confirm: it started in the warm-up, as the final gates see it
+    assert confirm_abort(records_frame(records), gate, warmup_s=5.0) is None
+    confirmed = confirm_abort(records_frame([*records, _record(1007.0, 1500.0)]), gate, warmup_s=5.0)
+    assert confirmed is not None
+    assert confirmed.observed == 1500.0
+    assert confirmed.reason == "can no longer pass: observed 1500.00 ms, threshold < 1000.00 ms"
