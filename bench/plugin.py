@@ -555,6 +555,8 @@ class Harness:
             aborted_by=self.aborted_by,
             invalid_reasons=health.reasons if health is not None else (),
             processes_needed=health.processes_needed if health is not None else 1,
+            processes=max(1, len(self._receiver.health)) if self.is_master else 1,
+            cpu_mean=health.cpu_mean if health is not None else 0.0,
             require_valid=self.config.require_valid,
         )
         self.gates_passed = closing.passed

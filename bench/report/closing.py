@@ -25,9 +25,12 @@ def closing_lines(
     aborted_by: GateResult | None = None,
     invalid_reasons: Sequence[str] = (),
     processes_needed: int = 1,
+    processes: int = 1,
+    cpu_mean: float = 0.0,
     require_valid: bool = False,
 ) -> Closing:
-    """``invalid_reasons`` (empty for a valid run) come from the load generator's health verdict."""
+    """``invalid_reasons`` (empty for a valid run) come from the load generator's health verdict;
+    ``processes`` is how many load processes ran, ``cpu_mean`` their mean CPU (fraction of a core)."""
     lines = [format_summary(tables.summary)]
     passed: bool | None = None
     if tables.gates:
@@ -45,10 +48,18 @@ def closing_lines(
             f"{tables.measured_records} of {tables.records} requests"
         )
     if invalid_reasons:
-        lines.append(
-            f"bench: INVALID run: {'; '.join(invalid_reasons)}: the load generator limited the load; "
-            f"run with about {processes_needed} worker processes (locust --processes {processes_needed})"
-        )
+        if processes_needed > processes:
+            advice = (
+                f"the load generator limited the load; run with about {processes_needed} worker "
+                f"processes (locust --processes {processes_needed})"
+            )
+        else:  # lag without a busy generator: something else had the CPU
+            advice = (
+                f"the load generator's own CPU was not the bound (mean {cpu_mean:.0%} of a core), its event "
+                "loop waited for other work on this machine (the emulator, other processes): give the "
+                "load generator cores of its own"
+            )
+        lines.append(f"bench: INVALID run: {'; '.join(invalid_reasons)}: {advice}")
         if require_valid:
             passed = False
             lines.append("bench: --require-valid: the run fails (exit code 3)")
