@@ -45,7 +45,13 @@ from bench.analysis.records import load_records, records_frame, rows_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.collect.health import HealthMonitor, HealthReport, combine, report_from_dict
 from bench.collect.record import COLUMNS
-from bench.collect.shipping import FINAL_BATCH_WAIT_S, RECORDS_MESSAGE, RecordReceiver, RecordShipper
+from bench.collect.shipping import (
+    FINAL_BATCH_WAIT_S,
+    RECORDS_MESSAGE,
+    RecordReceiver,
+    RecordShipper,
+    WorkerRoster,
+)
 from bench.collect.writer import RecordBatch
 from bench.config import RunConfig
 from bench.errors import ConfigError
@@ -144,7 +150,7 @@ class Harness:
         self.aborted_by: GateResult | None = None
         self.live: LiveStats | None = None  # live figures of the current run (bench.live)
         self.final_gates: tuple[GateResult, ...] = ()
-        self.lost_workers: dict[str, dict[str, Any]] = {}  # worker id -> when it was lost (run.json)
+        self._roster = WorkerRoster(self._receiver)  # master: lost workers (run.json)
         self._worker_watch: gevent.Greenlet | None = None
         self._gate_watch: gevent.Greenlet | None = None
 
@@ -340,7 +346,7 @@ class Harness:
         )
         self.environment.events.request.add_listener(self.collector.on_request)
         self._receiver.begin(self.collector)
-        self.lost_workers = {}
+        self._roster = WorkerRoster(self._receiver)
         if self.is_master:
             self._worker_watch = gevent.spawn(self._watch_workers)
         if not self.is_master:  # the master sends no load: its workers watch themselves
@@ -449,43 +455,31 @@ class Harness:
         )
 
     def _watch_workers(self) -> None:
-        """Master: a worker that stops sending heartbeats (killed, its host gone) is lost; the run goes on.
+        """Master: once a second, the workers lost (no heartbeats) and back (``WorkerRoster``).
 
-        Locust marks it missing after about three seconds without a heartbeat. What it measured and
-        shipped is kept; its unsent batch (at most about half a second of records) is lost. The loss is
-        logged and written to ``run.json`` at once, so it is on record even if the master dies later.
-        A worker that was only too busy to send heartbeats and sends them again is taken back (Locust
-        does the same): it is no longer lost, and its last batch is awaited at the end.
+        Each change is logged and written to ``run.json`` at once, so it is on record even if the
+        master dies later; the run goes on with the others.
         """
         while True:
             gevent.sleep(1.0)
-            clients = list(getattr(self.runner, "clients", {}).values())
-            for client in clients:
-                worker = str(client.id)
-                if client.state != STATE_MISSING and worker in self.lost_workers:
-                    del self.lost_workers[worker]
-                    logger.warning("worker %s sends heartbeats again: it is back in the run", worker)
-                    if self.run_dir is not None:
-                        self._write_run_json(ended_at=None)
-                if client.state != STATE_MISSING or worker in self.lost_workers:
-                    continue
-                last = self._receiver.last_seen.get(worker)
-                self.lost_workers[worker] = {
-                    "worker": worker,
-                    "detected_at": iso_time(time.time()),
-                    "last_records_at": iso_time(last),
-                    "records_received": self._receiver.received.get(worker, 0),
-                }
-                remaining = sum(1 for c in clients if c.state != STATE_MISSING)
+            missing = self._missing()
+            lost, back = self._roster.update(missing, time.time())
+            for worker in back:
+                logger.warning("worker %s sends heartbeats again: it is back in the run", worker)
+            for gone in lost:
                 logger.warning(
                     "worker %s is lost (no heartbeat; last records at %s): its unsent records are lost, "
                     "the run goes on with %d worker(s)",
-                    worker,
-                    iso_time(last) or "never",
-                    remaining,
+                    gone.worker,
+                    iso_time(gone.last_records_at) or "never",
+                    sum(not m for m in missing.values()),
                 )
-                if self.run_dir is not None:
-                    self._write_run_json(ended_at=None)
+            if (lost or back) and self.run_dir is not None:
+                self._write_run_json(ended_at=None)
+
+    def _missing(self) -> dict[str, bool]:
+        """Each worker Locust knows -> whether it is marked missing."""
+        return {str(c.id): c.state == STATE_MISSING for c in getattr(self.runner, "clients", {}).values()}
 
     def on_test_stop(self, **_: Any) -> None:
         if self.is_worker:
@@ -505,11 +499,7 @@ class Harness:
         if self._worker_watch is not None:
             self._worker_watch.kill(block=False)
             self._worker_watch = None
-        clients = getattr(self.runner, "clients", {}).values()
-        expected = [
-            str(c.id) for c in clients if c.state != STATE_MISSING and str(c.id) not in self.lost_workers
-        ]
-        missing = self._receiver.wait_for(expected)
+        missing = self._receiver.wait_for(self._roster.expected(self._missing()))
         if missing:
             logger.warning(
                 "no final batch of records from workers %s: their last records are lost", ", ".join(missing)
@@ -618,7 +608,15 @@ class Harness:
                 "ended_at": iso_time(ended_at),
                 "records": records,
                 "valid": self.health_report.valid if self.health_report is not None else None,
-                "lost_workers": list(self.lost_workers.values()),
+                "lost_workers": [
+                    {
+                        "worker": lost.worker,
+                        "detected_at": iso_time(lost.detected_at),
+                        "last_records_at": iso_time(lost.last_records_at),
+                        "records_received": lost.records_received,
+                    }
+                    for lost in self._roster.lost.values()
+                ],
                 "health": asdict(self.health_report) if self.health_report is not None else None,
                 "command_line": sys.argv,
                 "config": config_dict(self.config),

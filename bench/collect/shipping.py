@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import gevent
@@ -123,3 +124,45 @@ class RecordReceiver:
         while time.monotonic() < deadline and not expected <= self.finals:
             gevent.sleep(0.05)
         return sorted(expected - self.finals)
+
+
+@dataclass(frozen=True)
+class LostWorker:
+    worker: str
+    detected_at: float  # when the master noticed (Locust marked it missing)
+    last_records_at: float | None  # when its last batch arrived
+    records_received: int
+
+
+class WorkerRoster:
+    """Master: which workers are lost (no heartbeats, as Locust marks them missing) and which came back.
+
+    A lost worker's measured and shipped records are kept; its unsent batch (at most about half a
+    second) is lost. A worker that was only too busy to send heartbeats and sends them again is taken
+    back, as Locust takes it back: it is no longer lost, and its last batch is awaited at the end.
+    """
+
+    def __init__(self, receiver: RecordReceiver) -> None:
+        self._receiver = receiver
+        self.lost: dict[str, LostWorker] = {}
+
+    def update(self, missing: Mapping[str, bool], now: float) -> tuple[list[LostWorker], list[str]]:
+        """``missing``: each worker Locust knows -> whether it is marked missing. The workers lost since
+        the last call, and those back. A worker Locust forgot (missing for a minute) stays lost."""
+        back = [worker for worker in self.lost if missing.get(worker) is False]
+        for worker in back:
+            del self.lost[worker]
+        lost = []
+        for worker, is_missing in missing.items():
+            if is_missing and worker not in self.lost:
+                self.lost[worker] = LostWorker(
+                    worker, now, self._receiver.last_seen.get(worker), self._receiver.received.get(worker, 0)
+                )
+                lost.append(self.lost[worker])
+        return lost, back
+
+    def expected(self, missing: Mapping[str, bool]) -> list[str]:
+        """The workers whose last batch is worth waiting for."""
+        return [
+            worker for worker, is_missing in missing.items() if not is_missing and worker not in self.lost
+        ]

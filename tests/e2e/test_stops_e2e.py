@@ -165,3 +165,45 @@ def test_a_worker_killed_mid_run_costs_only_its_unsent_batch(tmp_path: Path) -> 
     # the two may differ by what that worker did in those few seconds, never more.
     rate = len(by_worker[lost_id]) / (max(by_worker[lost_id]) - min(by_worker[lost_id]))
     assert abs(len(rows) - _locust_total(tmp_path / "locust")) <= rate * 4
+
+
+def test_a_worker_that_misses_heartbeats_and_comes_back_is_not_lost(tmp_path: Path) -> None:
+    """A worker frozen (SIGSTOP) long enough to be marked missing, then thawed: it rejoins the run."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    reports = tmp_path / "reports"
+    workers = []
+    for index in range(2):
+        (tmp_path / f"w{index}").mkdir()
+        worker_args = ["TritonUser", "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
+        workers.append(_start(*worker_args, out=tmp_path / f"w{index}"))
+    master = _start(
+        "TritonUser", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "25s",
+        "--report-dir", str(reports), "--json-file", str(tmp_path / "locust"),
+        out=tmp_path,
+    )  # fmt: skip
+    try:
+        _wait_for_rows(reports, at_least=200)
+        workers[0].send_signal(signal.SIGSTOP)
+        deadline = time.monotonic() + 15
+        while "is lost" not in (tmp_path / "stderr.txt").read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers[0].send_signal(signal.SIGCONT)
+        code = master.wait(timeout=90)
+    finally:
+        for process in (master, *workers):
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.kill()
+    stderr = (tmp_path / "stderr.txt").read_text()
+    assert code == 0, stderr[-3000:]
+    assert "is lost" in stderr  # it was marked missing ...
+    assert "sends heartbeats again: it is back in the run" in stderr  # ... and taken back
+    run_dir = only_run_dir(reports)
+    rows = _valid_rows(run_dir)
+    run = _check_reports(run_dir, len(rows))
+    assert run["lost_workers"] == []
+    assert len({row["worker"] for row in rows}) == 2
+    assert len(rows) == _locust_total(tmp_path / "locust")  # its last batch was awaited: nothing lost

@@ -9,7 +9,7 @@ import msgpack
 
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.collect.record import COLUMNS
-from bench.collect.shipping import RecordReceiver, RecordShipper
+from bench.collect.shipping import LostWorker, RecordReceiver, RecordShipper, WorkerRoster
 from bench.collect.writer import RecordBatch
 
 
@@ -46,3 +46,23 @@ def test_batches_reach_the_master_file_in_order_and_late_ones_are_counted_not_wr
         rows = list(csv.reader(handle))
     assert rows[0] == list(COLUMNS)
     assert [float(r[0]) for r in rows[1:]] == [1000.0, 1001.0, 1002.0, 1003.0, 1004.0, 1010.0, 1011.0]
+
+
+def test_the_roster_names_lost_workers_and_takes_back_those_that_return() -> None:
+    receiver = RecordReceiver()
+    receiver.begin(RequestCollector(RecordBatch(), clock=lambda: 0.0))
+    receiver.last_seen["w1"] = 99.5
+    receiver.received["w1"] = 42
+    roster = WorkerRoster(receiver)
+    assert roster.update({"w1": False, "w2": False}, now=100.0) == ([], [])
+    lost, back = roster.update({"w1": True, "w2": False}, now=103.0)
+    assert lost == [LostWorker("w1", 103.0, 99.5, 42)]
+    assert back == []
+    assert roster.update({"w1": True, "w2": False}, now=104.0) == ([], [])  # named once
+    assert roster.expected({"w1": True, "w2": False}) == ["w2"]  # no wait for its last batch
+    assert roster.update({"w1": False, "w2": False}, now=106.0) == ([], ["w1"])  # heartbeats again
+    assert roster.lost == {}
+    assert roster.expected({"w1": False, "w2": False}) == ["w1", "w2"]
+    roster.update({"w2": True}, now=107.0)
+    assert roster.update({}, now=170.0) == ([], [])  # Locust forgot w2 after a minute: it stays lost
+    assert list(roster.lost) == ["w2"]
