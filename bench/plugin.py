@@ -116,6 +116,7 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
     web_ui = getattr(environment, "web_ui", None)
     if web_ui is not None and not harness.is_worker:
         install_inference_tab(web_ui, harness.tab_state)
+        environment.events.reset_stats.add_listener(harness.on_reset_stats)
     environment.events.test_start.add_listener(harness.on_test_start)
     environment.events.test_stop.add_listener(harness.on_test_stop)
     environment.events.quitting.add_listener(harness.on_quitting)
@@ -436,6 +437,14 @@ class Harness:
     def _on_live_extras(self, node_id: str, data: dict[str, Any]) -> None:
         if self.live is not None and data.get("live"):
             self.live.merge(data["live"])
+
+    def on_reset_stats(self, **_: Any) -> None:
+        """Locust's Reset Stats button: the live figures start over with Locust's (the run's files,
+        and the exact reports made from them, keep every record)."""
+        if self.live is not None and self.started_at is not None and self.config is not None:
+            live = LiveStats()
+            live.add_cut(self.started_at + self.config.warmup_s)
+            self.live = live
 
     def tab_state(self) -> TabState:
         """What the web UI's Inference tabs show (bench.live.webtab), read on each poll."""

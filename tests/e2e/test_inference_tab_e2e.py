@@ -110,3 +110,41 @@ def _fetch(url: str) -> bytes:
     with urllib.request.urlopen(url, timeout=5) as response:
         body: bytes = response.read()
         return body
+
+
+def _inference_requests(url: str) -> int:
+    with urllib.request.urlopen(f"{url}stats/requests", timeout=5) as response:
+        body = json.loads(response.read())
+    rows = next(e["data"] for e in body["extended_stats"] if e["key"] == "inference")
+    return sum(int(row["requests"]) for row in rows)
+
+
+def test_reset_stats_starts_the_live_figures_over_and_keeps_every_record(tmp_path: Path) -> None:
+    """Locust's Reset Stats button resets the Inference tab with its own tables; requests.csv keeps all."""
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}/"
+    reports = tmp_path / "reports"
+    locust = subprocess.Popen(
+        [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
+         "--autostart", "-u", "2", "-r", "2", "-t", "12s", "--autoquit", "1", "TritonUser",
+         "--report-dir", str(reports), "--json-file", str(tmp_path / "locust")],
+        cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        _wait_for_ui(url, locust, timeout_s=15)
+        deadline = time.monotonic() + 20
+        before = 0
+        while before < 500 and time.monotonic() < deadline:
+            time.sleep(0.5)
+            before = _inference_requests(url)
+        urllib.request.urlopen(urllib.request.Request(f"{url}stats/reset", method="POST"), timeout=5).close()
+        after = _inference_requests(url)
+        _, stderr = locust.communicate(timeout=60)
+    finally:
+        if locust.poll() is None:
+            locust.kill()
+    assert before >= 500, stderr[-2000:]
+    assert after < before / 4, (before, after)
+    with (only_run_dir(reports) / "requests.csv").open() as handle:
+        rows = sum(1 for _ in handle) - 1
+    assert rows > before  # the file has every record, from before the reset too
