@@ -40,7 +40,7 @@ from locust.runners import (
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import StepStats, planning_inputs, step_stats
-from bench.analysis.gates import GateResult, confirm_abort, parse_gates
+from bench.analysis.gates import GateResult, GateSpec, confirm_abort, parse_gates
 from bench.analysis.records import load_records, records_frame, rows_frame
 from bench.collect import CsvRecordWriter, RequestCollector, RequestRecord
 from bench.collect.health import HealthMonitor, HealthReport, combine, report_from_dict
@@ -149,6 +149,8 @@ class Harness:
         self._step_records: dict[int, list[RequestRecord]] = {}
         self._step_rows: dict[int, list[list[str]]] = {}  # the same, as rows shipped by workers
         self.aborted_by: GateResult | None = None
+        self.gates: tuple[GateSpec, ...] = ()  # the configuration's gates, parsed once
+        self.measured_from: float | None = None  # when the current run's warm-up ends (wall clock)
         self.live: LiveStats | None = None  # live figures of the current run (bench.live)
         self.final_gates: tuple[GateResult, ...] = ()
         self._roster = WorkerRoster(self._receiver)  # master: lost workers (run.json)
@@ -172,10 +174,11 @@ class Harness:
         if self.is_worker:
             return
         values = self._values()
-        self._encode(self._config(values))  # bad options or data: fail before starting anything
+        encoded = self._encode(self._config(values))  # bad options or data: fail before starting anything
         if needs_emulator(values):
             self.start_emulator(values.get("emulator_config"))
         self.config = self._config(values)
+        self.gates = tuple(parse_gates(self.config.gates))
         if self.emulator is not None:
             reason = "" if values.get("emulator_config") else "no endpoint given; "
             print(
@@ -185,7 +188,7 @@ class Harness:
                 flush=True,
             )
         if not self.is_master:  # workers build their own workloads when the master starts them
-            self._build_workloads(values)
+            self._build_workloads(values, encoded)  # the bodies do not depend on the emulator's address
         if self.config.capacity is not None:
             self._install_shape()
 
@@ -284,12 +287,15 @@ class Harness:
             )
         return requests, bodies
 
-    def _build_workloads(self, values: dict[str, Any]) -> None:
-        """Encode the bodies and open the transports; reused while the configuration (and user count) holds."""
+    def _build_workloads(
+        self, values: dict[str, Any], encoded: tuple[tuple[Any, ...], tuple[bytes, ...]] | None = None
+    ) -> None:
+        """Encode the bodies (unless ``encoded`` already) and open the transports; reused while the
+        configuration (and user count) holds."""
         config = self._config(values)
         if config == self.config and (self.workload is not None or self.stream_workload is not None):
             return
-        requests, bodies = self._encode(config)
+        requests, bodies = encoded if encoded is not None else self._encode(config)
         self.close_transports()
         self.config = config
         if requests:
@@ -327,11 +333,12 @@ class Harness:
         self.run_dir = new_run_dir(self.config.report_dir, self.config.run_name)
         self.started_at = time.time()
         self.live, self.final_gates, self.aborted_by = LiveStats(), (), None
+        self.gates = tuple(parse_gates(self.config.gates))
         self._receiver.on_extras = self._on_live_extras
-        measured_from = self.started_at + self.config.warmup_s
-        self.live.add_cut(measured_from)
-        if self.config.gate_abort and self.config.gates:
-            self._gate_watch = gevent.spawn(self._watch_gates, measured_from)
+        self.measured_from = self.started_at + self.config.warmup_s
+        self.live.add_cut(self.measured_from)
+        if self.config.gate_abort and self.gates:
+            self._gate_watch = gevent.spawn(self._watch_gates, self.measured_from)
         observers = [self.live.observe]
         if self.shape is not None:
             self._step_records.clear()
@@ -367,7 +374,7 @@ class Harness:
         """
         assert self.config is not None
         assert self.run_dir is not None
-        gates = [g for g in parse_gates(self.config.gates) if g.can_abort]
+        gates = [g for g in self.gates if g.can_abort]
         warmup_s, requests_csv = self.config.warmup_s, self.run_dir / REQUESTS_CSV
         next_check: dict[str, float] = {}
         while self.aborted_by is None:
@@ -441,22 +448,21 @@ class Harness:
     def on_reset_stats(self, **_: Any) -> None:
         """Locust's Reset Stats button: the live figures start over with Locust's (the run's files,
         and the exact reports made from them, keep every record)."""
-        if self.live is not None and self.started_at is not None and self.config is not None:
+        if self.live is not None and self.measured_from is not None:
             live = LiveStats()
-            live.add_cut(self.started_at + self.config.warmup_s)
+            live.add_cut(self.measured_from)
             self.live = live
 
     def tab_state(self) -> TabState:
         """What the web UI's Inference tabs show (bench.live.webtab), read on each poll."""
-        config, ended = self.config, self.collector is None and self.run_dir is not None
-        gates = parse_gates(config.gates) if config is not None else ()
+        ended = self.collector is None and self.run_dir is not None
         newest = self.live.newest_second if self.live is not None else None
         now = time.time() if not ended or newest is None else min(time.time(), newest + 1.0)
         return TabState(
             live=self.live,
             now_s=now,
-            gates=gates,
-            gates_since_s=(self.started_at or 0.0) + config.warmup_s if config is not None else None,
+            gates=self.gates,
+            gates_since_s=self.measured_from,
             aborted=self.aborted_by.gate.expression if self.aborted_by is not None else None,
             final_gates=self.final_gates,
             run_dir=self.run_dir,

@@ -90,6 +90,13 @@ class SageMakerTritonUser(User):
         self._workload = workload_of(self.environment)
         # Users start at different bodies so that a pool of distinct requests is exercised evenly.
         self._index = random.randrange(len(self._workload.requests))
+        endpoint = self._workload.config.endpoint
+        self._name = endpoint.request_name  # what every request of this user carries, made once
+        self._context = {
+            "user_class": type(self).__name__,
+            "endpoint": endpoint.name,
+            "target_model": endpoint.target_model,
+        }
 
     @task
     def invoke(self) -> None:
@@ -99,12 +106,9 @@ class SageMakerTritonUser(User):
         workload = self._workload
         request = workload.requests[self._index % len(workload.requests)]
         self._index += 1
-        endpoint = workload.config.endpoint
         inference_id = new_inference_id()
         context: dict[str, Any] = {
-            "user_class": type(self).__name__,
-            "endpoint": endpoint.name,
-            "target_model": endpoint.target_model,
+            **self._context,
             "inference_id": inference_id,
             "request_bytes": len(request.body),
         }
@@ -128,7 +132,7 @@ class SageMakerTritonUser(User):
                 exception = exc
         self.environment.events.request.fire(
             request_type="invoke",
-            name=endpoint.request_name,
+            name=self._name,
             response_time=latency_ms,
             response_length=response_length,
             exception=exception,
@@ -154,6 +158,10 @@ class SageMakerStreamingUser(User):
     def on_start(self) -> None:
         self._stream_workload = stream_workload_of(self.environment)
         self._stream_index = random.randrange(len(self._stream_workload.bodies))
+        self._stream_context = {
+            "user_class": type(self).__name__,
+            "endpoint": self._stream_workload.spec.endpoint.name,
+        }
 
     @task
     def stream(self) -> None:
@@ -165,8 +173,7 @@ class SageMakerStreamingUser(User):
         self._stream_index += 1
         inference_id = new_inference_id()
         context: dict[str, Any] = {
-            "user_class": type(self).__name__,
-            "endpoint": workload.spec.endpoint.name,
+            **self._stream_context,
             "inference_id": inference_id,
             "request_bytes": len(body),
         }

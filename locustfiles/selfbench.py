@@ -74,12 +74,12 @@ def _on_init(environment: Any, **_: Any) -> None:
     install_probe(environment)
 
 
-def _wait():  # type: ignore[no-untyped-def]
+def benchmark_wait():  # type: ignore[no-untyped-def]
     return constant_throughput(RATE) if RATE > 0 else constant(0)
 
 
 class BareFastHttpUser(FastHttpUser):
-    wait_time = _wait()
+    wait_time = benchmark_wait()
 
     @task
     def invoke(self) -> None:
@@ -95,7 +95,7 @@ _CLIENT = None
 
 
 class BareBoto3User(User):
-    wait_time = _wait()
+    wait_time = benchmark_wait()
 
     def on_start(self) -> None:
         global _CLIENT

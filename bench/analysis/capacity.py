@@ -214,7 +214,7 @@ def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendat
         price_source=source,
         fleet_cost_per_hour=fleet,
         cost_per_million=per_million,
-        text=_sentence(point, knee, instances, fleet, per_million, inputs, steps),
+        text=_sentence(point, knee, instances, fleet, per_million, per_minute, inputs, steps),
     )
 
 
@@ -228,6 +228,7 @@ def _sentence(
     instances: int | None,
     fleet: float | None,
     per_million: float | None,
+    per_minute: float | None,
     inputs: PlanningInputs,
     steps: Sequence[StepStats],
 ) -> str:
@@ -257,7 +258,7 @@ def _sentence(
             fleet_text += f" at ${fleet:.2f}/h, ${per_million:.2f} per million inferences"
         parts.append(fleet_text + ".")
     parts.append(
-        f"Autoscaling target: SageMakerVariantInvocationsPerInstance = {point.rps * 60 * inputs.safety_factor:.0f} per minute (safety factor {inputs.safety_factor:g})."
+        f"Autoscaling target: SageMakerVariantInvocationsPerInstance = {per_minute or 0.0:.0f} per minute (safety factor {inputs.safety_factor:g})."
     )
     return " ".join(parts)
 

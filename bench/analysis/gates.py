@@ -278,8 +278,11 @@ def confirm_abort(frame: pd.DataFrame, gate: GateSpec, warmup_s: float) -> GateR
     result = evaluate_gates(measured(frame, warmup_s), [gate])[0]
     if result.passed or result.observed is None:
         return None
-    reason = (
-        f"can no longer pass: observed {format_value(result.observed, gate)}, "
-        f"threshold {gate.op} {format_value(gate.threshold, gate)}"
-    )
-    return GateResult(gate, result.observed, False, reason)
+    return abort_result(gate, result.observed)
+
+
+def abort_result(gate: GateSpec, observed: float) -> GateResult:
+    """A gate that can no longer pass (``--gate-abort``), worded as the run's closing lines say it."""
+    threshold = f"{gate.op} {format_value(gate.threshold, gate)}"
+    reason = f"can no longer pass: observed {format_value(observed, gate)}, threshold {threshold}"
+    return GateResult(gate, observed, False, reason)

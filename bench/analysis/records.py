@@ -21,11 +21,7 @@ def load_records(path: Path) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise ValueError(f"{path} lacks columns {missing}; is it a requests.csv of this harness?")
-    for column in COLUMNS:
-        if column not in TEXT_COLUMNS:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
-    frame["end_s"] = frame["timestamp_s"] + frame["latency_ms"] / 1000.0
-    return frame
+    return _typed(frame)
 
 
 def measured(frame: pd.DataFrame, warmup_s: float) -> pd.DataFrame:

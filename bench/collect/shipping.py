@@ -97,8 +97,7 @@ class RecordReceiver:
         self.last_seen[node_id] = time.time()
         rows = data.get("rows", [])
         if collector is not None and isinstance(collector.writer, CsvRecordWriter):
-            for row in rows:
-                collector.writer.write_row(row)
+            collector.writer.write_rows(rows)
             self.received[node_id] = self.received.get(node_id, 0) + len(rows)
             for sample in data.get("errors", []):
                 key = (sample["error_type"], sample["error_stage"])

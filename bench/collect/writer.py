@@ -41,11 +41,15 @@ class CsvRecordWriter:
         self._flush_when_due()
 
     def write_row(self, row: list[str]) -> None:
-        """A row formatted elsewhere (a Locust worker's record, shipped to the master)."""
+        """One row formatted elsewhere."""
+        self.write_rows([row])
+
+    def write_rows(self, rows: list[list[str]]) -> None:
+        """A batch of rows formatted elsewhere (a Locust worker's batch, shipped to the master)."""
         if self._pending:
             self._write_pending()  # completion order
-        self._writer.writerow(row)
-        self.rows += 1
+        self._writer.writerows(rows)
+        self.rows += len(rows)
         self._flush_when_due()
 
     def _write_pending(self) -> None:

@@ -14,9 +14,6 @@ import contextlib
 import heapq
 import time
 
-from bench.emulator.distributions import Z_P99 as Z_P99
-from bench.emulator.distributions import service_time_sampler as service_time_sampler
-
 
 class Slots:
     """Concurrent executions of one endpoint variant, scheduled on virtual time.

@@ -79,12 +79,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from bench.emulator.distributions import DISTRIBUTIONS as DISTRIBUTIONS
 from bench.emulator.distributions import ServiceTimeConfig as ServiceTimeConfig
 from bench.emulator.distributions import read_service_time
 from bench.emulator.llmconfig import LlmConfig as LlmConfig
 from bench.emulator.llmconfig import read_llm
-from bench.emulator.modelconfig import MODEL_TYPES as MODEL_TYPES
 from bench.emulator.modelconfig import ModelConfig as ModelConfig
 from bench.emulator.modelconfig import TensorConfig as TensorConfig
 from bench.emulator.modelconfig import read_triton_models

@@ -15,9 +15,9 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from bench.emulator import tritonmessages
-from bench.emulator.capacity import Slots, service_time_sampler
+from bench.emulator.capacity import Slots
 from bench.emulator.config import EmulatorConfig, EndpointConfig
+from bench.emulator.distributions import service_time_sampler
 from bench.emulator.models import TritonModel
 from bench.emulator.routing import (
     H_CONTENT_TYPE,
@@ -27,6 +27,7 @@ from bench.emulator.routing import (
     INJECTED_FAULT,
     EndpointBase,
     RoutingRefused,
+    success_headers,
 )
 from bench.errors import WireFormatError
 from bench.payload.triton_wire import decode_infer_request, json_header_size
@@ -64,7 +65,7 @@ class EndpointRuntime(EndpointBase):
             return self._model_error(exc.status, exc.message, request_id)
         response_headers = {
             H_CONTENT_TYPE: content_type,
-            **self._response_headers(headers, variant, request_id),
+            **success_headers(headers, variant, request_id),
         }
         return web.Response(body=response_body, headers=response_headers)
 
@@ -78,8 +79,7 @@ class EndpointRuntime(EndpointBase):
         self.stats.requests += 1
         model = self._single_model or self._models.get(headers.get(H_TARGET_MODEL) or "")
         if model is None:
-            self.stats.errors += 1
-            return web.json_response({"error": "Request for unknown model"}, status=404)
+            return self._container_error(404, "Request for unknown model")
         variant = self._variant_names[0]
         self.stats.by_variant[variant] += 1
         fault = "ModelError" if self._draw_fault() == "ModelError" else None
@@ -88,12 +88,7 @@ class EndpointRuntime(EndpointBase):
                 headers, body, model, self._slots[variant], fault
             )
         except WireFormatError as exc:
-            self.stats.errors += 1
-            return web.Response(
-                status=exc.status,
-                body=tritonmessages.error_body(exc.message),
-                content_type="application/json",
-            )
+            return self._container_error(exc.status, exc.message)
         return web.Response(body=response_body, headers={H_CONTENT_TYPE: content_type})
 
     async def _container(

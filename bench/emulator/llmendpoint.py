@@ -17,8 +17,6 @@ is a normal HTTP error. Then:
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import random
 import time
 import uuid
@@ -47,10 +45,11 @@ from bench.emulator.routing import (
     H_TARGET_VARIANT,
     INJECTED_FAULT,
     EndpointBase,
+    FaultDraw,
     LlmStats,
     RoutingRefused,
+    success_headers,
 )
-from bench.emulator.tritonmessages import error_body
 from bench.errors import WireFormatError
 from bench.payload.eventstream import exception_frame, payload_part
 
@@ -83,9 +82,7 @@ class LlmEndpointRuntime(EndpointBase):
         self._ttft_s = service_time_sampler(llm.ttft, rng)
         self._itl_s = service_time_sampler(llm.itl, rng)
         self._output_tokens = token_count_sampler(llm.output_tokens, rng)
-        faults = llm.stream_faults
-        self._stream_faults = [name for name, _ in faults.rates]
-        self._stream_fault_cumulative = list(itertools.accumulate(rate for _, rate in faults.rates))
+        self._stream_faults = FaultDraw(llm.stream_faults.rates, rng)
         self._container_type = llmformats.content_type(llm.format)
 
     def new_stats(self) -> LlmStats:
@@ -107,7 +104,7 @@ class LlmEndpointRuntime(EndpointBase):
         self.stats.tokens += len(admission.tokens)
         response_headers = {
             H_CONTENT_TYPE: "application/json",
-            **self._response_headers(headers, admission.variant, request_id),
+            **success_headers(headers, admission.variant, request_id),
         }
         return web.Response(body=self._full_response(admission, request_id), headers=response_headers)
 
@@ -124,7 +121,7 @@ class LlmEndpointRuntime(EndpointBase):
                 headers={
                     H_CONTENT_TYPE: EVENTSTREAM_CONTENT_TYPE,
                     H_SAGEMAKER_CONTENT_TYPE: self._container_type,
-                    **self._response_headers(request.headers, admission.variant, request_id),
+                    **success_headers(request.headers, admission.variant, request_id),
                 }
             )
             await self._stream(request, response, admission, request_id, clock, container=False)
@@ -181,7 +178,7 @@ class LlmEndpointRuntime(EndpointBase):
             await response.prepare(request)
             self.stats.streams += 1
             parts = self._plan(admission, request_id)
-            fault = self._draw_stream_fault()
+            fault = self._stream_faults.draw()
             if container and fault not in CONTAINER_DROPS:
                 fault = None
             frame = bytes if container else payload_part
@@ -269,16 +266,4 @@ class LlmEndpointRuntime(EndpointBase):
             model=self.name,
             completion_id=f"chatcmpl-{request_id}",
             created=int(time.time()),
-        )
-
-    def _draw_stream_fault(self) -> str | None:
-        if not self._stream_faults:
-            return None
-        index = bisect.bisect_right(self._stream_fault_cumulative, self._rng.random())
-        return self._stream_faults[index] if index < len(self._stream_faults) else None
-
-    def _container_error(self, status: int, message: str) -> web.Response:
-        self.stats.errors += 1
-        return web.Response(
-            status=status, body=error_body(message), headers={H_CONTENT_TYPE: "application/json"}
         )

@@ -24,7 +24,7 @@ out while waiting for a response from container primary. ..."" or "... could not
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass
 
 import aiohttp
@@ -36,11 +36,10 @@ from bench.emulator.llmendpoint import EVENTSTREAM_CONTENT_TYPE, H_SAGEMAKER_CON
 from bench.emulator.routing import (
     H_CONTENT_TYPE,
     H_CUSTOM_ATTRIBUTES,
-    H_INVOKED_VARIANT,
-    H_REQUEST_ID,
     H_TARGET_MODEL,
     H_TARGET_VARIANT,
     ROUTING_MESSAGES,
+    success_headers,
 )
 from bench.errors import ConfigError
 from bench.payload.eventstream import exception_frame, payload_part
@@ -166,7 +165,7 @@ class UpstreamProxy:
                 content_type = upstream.headers.get(H_CONTENT_TYPE, DEFAULT_CONTENT_TYPE)
                 response_headers = {
                     H_CONTENT_TYPE: content_type,
-                    **self._headers(upstream.headers, request_id),
+                    **success_headers(upstream.headers, VARIANT, request_id),
                 }
         except TimeoutError:
             return self._no_response(TIMEOUT_TEXT, endpoint, request_id)
@@ -185,7 +184,7 @@ class UpstreamProxy:
             headers={
                 H_CONTENT_TYPE: EVENTSTREAM_CONTENT_TYPE,
                 H_SAGEMAKER_CONTENT_TYPE: container_type,
-                **self._headers(upstream.headers, request_id),
+                **success_headers(upstream.headers, VARIANT, request_id),
             }
         )
         response.enable_chunked_encoding()
@@ -216,31 +215,16 @@ class UpstreamProxy:
         self.stats.stream_errors += 1
         await response.write(exception_frame("ModelStreamError", message, error_code))
 
-    def _headers(self, upstream_headers: Mapping[str, str], request_id: str) -> dict[str, str]:
-        """Headers of a success: variant, request id, the container's custom attributes if any."""
-        headers = {H_INVOKED_VARIANT: VARIANT, H_REQUEST_ID: request_id}
-        custom_attributes = upstream_headers.get(H_CUSTOM_ATTRIBUTES)
-        if custom_attributes is not None:
-            headers[H_CUSTOM_ATTRIBUTES] = custom_attributes
-        return headers
-
     def _no_response(self, text: str, endpoint: str, request_id: str) -> web.Response:
         """ModelError 424, OriginalStatusCode 0: what SageMaker answers when the container does not."""
         self.stats.no_response += 1
-        region, account = self._region, self._account
-        log_group = f"/aws/sagemaker/Endpoints/{endpoint}"
-        message = (
-            f'Received server error (0) from {CONTAINER_NAME} with message "{text}". See '
-            f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            f"#logEventViewer:group={log_group} in account {account} for more information."
-        )
-        return error_response(
-            "ModelError",
-            message,
+        return model_error_response(
+            original_status=0,
+            original_message=text,
+            endpoint=endpoint,
+            account=self._account,
+            region=self._region,
             request_id=request_id,
-            OriginalStatusCode=0,
-            OriginalMessage=text,
-            LogStreamArn=f"arn:aws:logs:{region}:{account}:log-group:{log_group}",
         )
 
     def _client(self) -> aiohttp.ClientSession:

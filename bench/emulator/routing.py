@@ -10,7 +10,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from bench.emulator import tritonmessages
 from bench.emulator.awserrors import THROTTLING_MESSAGE, error_response, model_error_response
 from bench.emulator.config import EmulatorConfig, EndpointConfig
 from bench.emulator.llmconfig import STREAM_FAULTS
+from bench.emulator.tritonmessages import error_body
 
 H_CONTENT_TYPE = "Content-Type"
 H_CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
@@ -100,6 +101,31 @@ class RoutingRefused(Exception):
         super().__init__(ROUTING_MESSAGES[key].format(**fields))
 
 
+class FaultDraw:
+    """Draws one of several faults by their rates (probabilities summing to at most 1), or none."""
+
+    def __init__(self, rates: Sequence[tuple[str, float]], rng: random.Random) -> None:
+        self._names = [name for name, _ in rates]
+        self._cumulative = list(itertools.accumulate(rate for _, rate in rates))
+        self._rng = rng
+
+    def draw(self) -> str | None:
+        if not self._names:
+            return None
+        index = bisect.bisect_right(self._cumulative, self._rng.random())
+        return self._names[index] if index < len(self._names) else None
+
+
+def success_headers(source: Mapping[str, str], variant: str, request_id: str) -> dict[str, str]:
+    """Headers of a success: invoked variant, request id, and ``source``'s custom attributes echoed
+    (the request's, or the container's answer in proxy mode)."""
+    headers = {H_INVOKED_VARIANT: variant, H_REQUEST_ID: request_id}
+    custom_attributes = source.get(H_CUSTOM_ATTRIBUTES)
+    if custom_attributes is not None:
+        headers[H_CUSTOM_ATTRIBUTES] = custom_attributes
+    return headers
+
+
 class EndpointBase:
     """Per-request behaviour every kind shares; subclasses add ``invoke`` and their container."""
 
@@ -111,8 +137,7 @@ class EndpointBase:
         self._rng = rng
         self._variant_names = [v.name for v in config.variants]
         self._cumulative = list(itertools.accumulate(v.weight for v in config.variants))
-        self._fault_shapes = [shape for shape, _ in config.faults]
-        self._fault_cumulative = list(itertools.accumulate(rate for _, rate in config.faults))
+        self._faults = FaultDraw(config.faults, rng)
         self._components = frozenset(config.inference_components)
         self.stats = self.new_stats()
 
@@ -157,21 +182,15 @@ class EndpointBase:
             raise RoutingRefused("unknown_component", target=component, endpoint=self.name)
 
     def _draw_fault(self) -> str | None:
-        if not self._fault_shapes:
-            return None
-        index = bisect.bisect_right(self._fault_cumulative, self._rng.random())
-        return self._fault_shapes[index] if index < len(self._fault_shapes) else None
+        return self._faults.draw()
 
     def _fault_response(self, fault: str, request_id: str) -> web.Response:
         return self._error(fault, FAULT_MESSAGES[fault].format(endpoint=self.name), request_id)
 
-    def _response_headers(self, headers: Mapping[str, str], variant: str, request_id: str) -> dict[str, str]:
-        """Headers of a success: invoked variant, request id, custom attributes echoed."""
-        response_headers = {H_INVOKED_VARIANT: variant, H_REQUEST_ID: request_id}
-        custom_attributes = headers.get(H_CUSTOM_ATTRIBUTES)
-        if custom_attributes is not None:
-            response_headers[H_CUSTOM_ATTRIBUTES] = custom_attributes
-        return response_headers
+    def _container_error(self, status: int, message: str) -> web.Response:
+        """An error as the Triton container answers it: its status, ``{"error": "..."}``."""
+        self.stats.errors += 1
+        return web.Response(status=status, body=error_body(message), content_type="application/json")
 
     def _error(self, shape: str, message: str, request_id: str) -> web.Response:
         self.stats.errors += 1

@@ -55,7 +55,7 @@ from bench.errors import ConfigError
 MAX_BODY_BYTES = 6_291_456  # InvokeEndpoint Body max (PROTOCOLS.md 1.3)
 CLIENT_MAX_SIZE = 16 * 1024 * 1024  # read bodies past the limit, then refuse them with ValidationError
 LISTEN_BACKLOG = 2048
-_ENDPOINT_NAME_REGEX = "^[a-zA-Z0-9](-*[a-zA-Z0-9])*"
+_ENDPOINT_NAME_REGEX = ENDPOINT_NAME_PATTERN.pattern.removesuffix("$")  # as AWS quotes it
 # Request header -> (member name in AWS messages, max length, sensitive): checked like the service does.
 _HEADER_LIMITS = (
     ("Content-Type", "contentType", 1024, False),

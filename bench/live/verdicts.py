@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bench.analysis.gates import OPERATORS, GateResult, GateSpec, format_value
+from bench.analysis.gates import OPERATORS, GateResult, GateSpec, abort_result, format_value
 from bench.live.stats import LiveQuery, LiveStats
 
 _LIVE_METRICS = {"latency": "latency", "ttfp": "ttfp", "itl": "gap"}  # ttft is not kept live
@@ -107,9 +107,5 @@ def abort_verdict(stats: LiveStats, gates: Sequence[GateSpec], *, since_s: float
         )
         value, _ = live_value(query, gate)
         if value is not None and not OPERATORS[gate.op](value, gate.threshold):
-            reason = (
-                f"can no longer pass: observed {format_value(value, gate)}, "
-                f"threshold {gate.op} {format_value(gate.threshold, gate)}"
-            )
-            return GateResult(gate, value, False, reason)
+            return abort_result(gate, value)
     return None

@@ -63,10 +63,8 @@ def as_tensor(values: object, datatype: str) -> np.ndarray:
 
 
 def _to_bytes(value: object) -> bytes:
-    if isinstance(value, bytes):
+    if isinstance(value, bytes):  # np.bytes_ too (a subclass)
         return value
-    if isinstance(value, np.bytes_):
-        return bytes(value)
     return str(value).encode("utf-8")
 
 
@@ -103,13 +101,6 @@ def synthetic_tensor(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
     else:
         array = rng.random(size=count, dtype=np.float64).astype(numpy_dtype(datatype))
     return array.reshape(spec.shape)
-
-
-def byte_size(array: np.ndarray, datatype: str) -> int:
-    """Bytes the tensor occupies in a binary body."""
-    if datatype == "BYTES":
-        return sum(4 + len(_to_bytes(v)) for v in array.reshape(-1))
-    return array.size * ELEMENT_BYTES[datatype]
 
 
 class NamedTensor:

@@ -19,7 +19,7 @@ from tritonclient.utils import InferenceServerException, raise_error
 
 from bench.config import OutputSpec
 from bench.errors import ConfigError, DecodeError, WireFormatError
-from bench.payload.tensors import NamedTensor
+from bench.payload.tensors import NamedTensor, as_tensor
 from bench.payload.triton_wire import JSON_CONTENT_TYPE, json_header_size, response_content_type
 
 # Triton's HTTP frontend refuses these datatypes as JSON data ("receiving FP16 data via JSON is not supported").
@@ -97,8 +97,8 @@ def decode_response(body: bytes, content_type: str | None) -> list[DecodedOutput
             array = result.as_numpy(output["name"])
             if array is None:
                 raise DecodeError(f"output {output['name']!r} has no data")
-            if output["datatype"] == "BYTES" and array.size:  # JSON data decodes to str: one form for both
-                array = np.vectorize(_as_bytes, otypes=[object])(array)
+            if output["datatype"] == "BYTES":  # JSON data decodes to str: one form for both
+                array = as_tensor(array, "BYTES")
             outputs.append(DecodedOutput(output["name"], output["datatype"], array))
     except DecodeError:
         raise
@@ -178,10 +178,6 @@ class ResponseCheck:
             self._verdicts[key] = verdict
         if verdict is not None:
             raise DecodeError(verdict)
-
-
-def _as_bytes(value: object) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode("utf-8")
 
 
 def check_outputs(outputs: Sequence[DecodedOutput], expected: Sequence[OutputSpec]) -> None:

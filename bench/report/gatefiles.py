@@ -60,12 +60,12 @@ def junit_xml(results: Sequence[GateResult]) -> str:
         f'  <testsuite name="bench.gates" tests="{len(results)}" failures="{failures}" errors="0" skipped="0">',
     ]
     for result in results:
-        name = quoteattr(result.gate.expression)
+        lines.append(
+            f'    <testcase classname="bench.gates" name={quoteattr(result.gate.expression)} time="0">'
+        )
         if result.passed:
-            lines.append(f'    <testcase classname="bench.gates" name={name} time="0">')
             lines.append(f"      <system-out>{escape(result.reason)}</system-out>")
         else:
-            lines.append(f'    <testcase classname="bench.gates" name={name} time="0">')
             lines.append(
                 f'      <failure message={quoteattr(result.reason)} type="GateFailed">{escape(result.reason)}</failure>'
             )

@@ -104,23 +104,16 @@ class Boto3Transport:
         except ValueError as exc:  # botocore rejects malformed endpoint URLs with ValueError
             raise ConfigError(f"--endpoint-url {endpoint.endpoint_url}: {exc}") from exc
         self.region = session.region_name
-        self._fixed: dict[str, Any] = {"EndpointName": endpoint.name}
-        self._stream_fixed: dict[str, Any] = {"EndpointName": endpoint.name}
-        for key, value in (
-            ("TargetVariant", endpoint.target_variant),
-            ("InferenceComponentName", endpoint.inference_component),
-            ("CustomAttributes", endpoint.custom_attributes),
-        ):
-            if value:
-                self._stream_fixed[key] = value
-        for key, value in (
-            ("TargetModel", endpoint.target_model),
-            ("TargetVariant", endpoint.target_variant),
-            ("InferenceComponentName", endpoint.inference_component),
-            ("CustomAttributes", endpoint.custom_attributes),
-        ):
-            if value:
-                self._fixed[key] = value
+        fixed = {
+            "EndpointName": endpoint.name,
+            "TargetModel": endpoint.target_model,
+            "TargetVariant": endpoint.target_variant,
+            "InferenceComponentName": endpoint.inference_component,
+            "CustomAttributes": endpoint.custom_attributes,
+        }
+        self._fixed: dict[str, Any] = {key: value for key, value in fixed.items() if value}
+        # InvokeEndpointWithResponseStream has no TargetModel
+        self._stream_fixed = {key: value for key, value in self._fixed.items() if key != "TargetModel"}
 
     def invoke(self, body: bytes, content_type: str, inference_id: str) -> InvokeResponse:
         try:

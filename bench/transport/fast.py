@@ -22,7 +22,6 @@ go unsigned as boto3's do.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,7 +29,6 @@ from urllib.parse import urlsplit
 import awscrt
 import geventhttpclient
 from awscrt import auth as crt_auth
-from awscrt import http as crt_http
 from botocore import UNSIGNED
 from botocore.awsrequest import HeadersDict
 from botocore.config import Config
@@ -46,7 +44,7 @@ from bench.config import EndpointSpec, TransportSpec
 from bench.errors import ConfigError, ConnectionError_, EndpointError, TimeoutError_
 from bench.transport.base import InvokeResponse, StreamResponse
 from bench.transport.boto import make_session, payload_parts
-from bench.transport.signing import SigV4Signer
+from bench.transport.signing import SigV4Signer, crt_sign
 from bench.transport.translate import from_client_error
 
 SIGNING_NAME = "sagemaker"  # not "sagemaker-runtime" (PROTOCOLS.md 1.1, 6)
@@ -184,17 +182,7 @@ class FastTransport:
                 frozen.access_key, frozen.secret_key, frozen.token
             )
             cached = self._provider = (frozen, provider)
-        config = crt_auth.AwsSigningConfig(  # dated now; the body hash as botocore computes it
-            algorithm=crt_auth.AwsSigningAlgorithm.V4,
-            signature_type=crt_auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
-            credentials_provider=cached[1],
-            region=self.region,
-            service=SIGNING_NAME,
-            signed_body_value=hashlib.sha256(body).hexdigest(),
-        )
-        request = crt_http.HttpRequest("POST", path, crt_http.HttpHeaders(list(headers.items())))
-        crt_auth.aws_sign_request(request, config).result()  # static credentials: already done
-        return dict(request.headers)
+        return crt_sign(path, headers, body, cached[1], self.region, SIGNING_NAME)
 
     def _read_all(self, response: HTTPSocketPoolResponse) -> bytes:
         try:

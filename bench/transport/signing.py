@@ -19,6 +19,7 @@ import hmac
 import posixpath
 import time
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -52,25 +53,25 @@ class SigV4Signer:
         now_s: float | None = None,
     ) -> dict[str, str]:
         """``headers`` plus X-Amz-Date, X-Amz-Security-Token (with a token) and Authorization, for a POST."""
-        second = int(time.time() if now_s is None else now_s)
-        if second != self._second:
-            stamp = datetime.datetime.fromtimestamp(second, datetime.UTC)
-            self._amz_date, self._date, self._second = (
-                stamp.strftime("%Y%m%dT%H%M%SZ"),
-                stamp.strftime("%Y%m%d"),
-                second,
-            )
+        if now_s is None:  # the current second's stamps, made once a second
+            second = int(time.time())
+            if second != self._second:
+                self._amz_date, self._date = _stamps(second)
+                self._second = second
+            amz_date, date = self._amz_date, self._date
+        else:  # a given time (a probe): the cache of the current second is left alone
+            amz_date, date = _stamps(int(now_s))
         signed = {name: value.strip() for name, value in headers.items()}  # values as awscrt sends them
         if token:
             signed[SECURITY_TOKEN] = token
-        signed["X-Amz-Date"] = self._amz_date
+        signed["X-Amz-Date"] = amz_date
         canonical = sorted(
             (name.lower(), " ".join(value.split()))
             for name, value in signed.items()
             if name.lower() not in _UNSIGNED
         )
         names = ";".join(name for name, _ in canonical)
-        scope = f"{self._date}/{self.region}/{self.service}/aws4_request"
+        scope = f"{date}/{self.region}/{self.service}/aws4_request"
         request = "\n".join(
             (
                 "POST",
@@ -82,24 +83,24 @@ class SigV4Signer:
             )
         )
         string_to_sign = "\n".join(
-            (ALGORITHM, self._amz_date, scope, hashlib.sha256(request.encode("utf-8")).hexdigest())
+            (ALGORITHM, amz_date, scope, hashlib.sha256(request.encode("utf-8")).hexdigest())
         )
         signature = hmac.new(
-            self._signing_key(secret_key), string_to_sign.encode("utf-8"), hashlib.sha256
+            self._signing_key(secret_key, date), string_to_sign.encode("utf-8"), hashlib.sha256
         ).hexdigest()
         signed["Authorization"] = (
             f"{ALGORITHM} Credential={access_key}/{scope}, SignedHeaders={names}, Signature={signature}"
         )
         return signed
 
-    def _signing_key(self, secret_key: str) -> bytes:
+    def _signing_key(self, secret_key: str, date: str) -> bytes:
         cached = self._key_of
-        if cached is not None and cached[0] == self._date and cached[1] == secret_key:
+        if cached is not None and cached[0] == date and cached[1] == secret_key:
             return cached[2]
         key = f"AWS4{secret_key}".encode()
-        for part in (self._date, self.region, self.service, "aws4_request"):
+        for part in (date, self.region, self.service, "aws4_request"):
             key = hmac.digest(key, part.encode("utf-8"), "sha256")
-        self._key_of = (self._date, secret_key, key)
+        self._key_of = (date, secret_key, key)
         return key
 
     def _body_hash(self, body: bytes) -> str:
@@ -128,20 +129,44 @@ class SigV4Signer:
     ) -> bool:
         """Whether this signer and awscrt give the same headers for a probe of this request shape."""
         from awscrt import auth as crt_auth
-        from awscrt import http as crt_http
 
         body, when = b'{"probe": true}', 1_700_000_000
         ours = self.headers(path, headers, body, access_key, secret_key, token, now_s=when)
-        config = crt_auth.AwsSigningConfig(
-            algorithm=crt_auth.AwsSigningAlgorithm.V4,
-            signature_type=crt_auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
-            credentials_provider=crt_auth.AwsCredentialsProvider.new_static(access_key, secret_key, token),
-            region=self.region,
-            service=self.service,
-            date=datetime.datetime.fromtimestamp(when, datetime.UTC),
-            signed_body_value=hashlib.sha256(body).hexdigest(),
-        )
-        request = crt_http.HttpRequest("POST", path, crt_http.HttpHeaders(list(headers.items())))
-        crt_auth.aws_sign_request(request, config).result()
-        self._second = -1  # the probe's date is not the current one
-        return list(request.headers) == list(ours.items())
+        provider = crt_auth.AwsCredentialsProvider.new_static(access_key, secret_key, token)
+        theirs = crt_sign(path, headers, body, provider, self.region, self.service, when_s=when)
+        return list(theirs.items()) == list(ours.items())
+
+
+def crt_sign(
+    path: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    provider: Any,
+    region: str,
+    service: str,
+    *,
+    when_s: float | None = None,
+) -> dict[str, str]:
+    """``headers`` signed by awscrt (``provider``: an ``AwsCredentialsProvider``), dated ``when_s`` or now,
+    with the body's SHA-256 as botocore computes it."""
+    from awscrt import auth as crt_auth
+    from awscrt import http as crt_http
+
+    config = crt_auth.AwsSigningConfig(
+        algorithm=crt_auth.AwsSigningAlgorithm.V4,
+        signature_type=crt_auth.AwsSignatureType.HTTP_REQUEST_HEADERS,
+        credentials_provider=provider,
+        region=region,
+        service=service,
+        date=None if when_s is None else datetime.datetime.fromtimestamp(when_s, datetime.UTC),
+        signed_body_value=hashlib.sha256(body).hexdigest(),
+    )
+    request = crt_http.HttpRequest("POST", path, crt_http.HttpHeaders(list(headers.items())))
+    crt_auth.aws_sign_request(request, config).result()  # static credentials: already done
+    return dict(request.headers)
+
+
+def _stamps(second: int) -> tuple[str, str]:
+    """X-Amz-Date and the scope's date of a UTC second."""
+    stamp = datetime.datetime.fromtimestamp(second, datetime.UTC)
+    return stamp.strftime("%Y%m%dT%H%M%SZ"), stamp.strftime("%Y%m%d")

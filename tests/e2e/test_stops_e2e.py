@@ -113,11 +113,13 @@ def test_a_signal_mid_run_keeps_every_record_and_writes_the_reports(
     assert f"({len(rows)} requests in requests.csv)" in (tmp_path / "stdout.txt").read_text()
 
 
-def test_a_worker_killed_mid_run_costs_only_its_unsent_batch(tmp_path: Path) -> None:
+def _master_and_two_workers(
+    tmp_path: Path, reports: Path, *, run_time: str
+) -> tuple[subprocess.Popen[str], list[subprocess.Popen[str]]]:
+    """A headless master expecting two worker processes on a free loopback port, all started."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    reports = tmp_path / "reports"
     workers = []
     for index in range(2):
         (tmp_path / f"w{index}").mkdir()
@@ -125,10 +127,16 @@ def test_a_worker_killed_mid_run_costs_only_its_unsent_batch(tmp_path: Path) -> 
         workers.append(_start(*worker_args, out=tmp_path / f"w{index}"))
     master = _start(
         "TritonUser", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "20s",
+        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", run_time,
         "--report-dir", str(reports), "--json-file", str(tmp_path / "locust"),
         out=tmp_path,
     )  # fmt: skip
+    return master, workers
+
+
+def test_a_worker_killed_mid_run_costs_only_its_unsent_batch(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    master, workers = _master_and_two_workers(tmp_path, reports, run_time="20s")
     try:
         _wait_for_rows(reports, at_least=200)
         workers[0].send_signal(signal.SIGKILL)
@@ -169,21 +177,8 @@ def test_a_worker_killed_mid_run_costs_only_its_unsent_batch(tmp_path: Path) -> 
 
 def test_a_worker_that_misses_heartbeats_and_comes_back_is_not_lost(tmp_path: Path) -> None:
     """A worker frozen (SIGSTOP) long enough to be marked missing, then thawed: it rejoins the run."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     reports = tmp_path / "reports"
-    workers = []
-    for index in range(2):
-        (tmp_path / f"w{index}").mkdir()
-        worker_args = ["TritonUser", "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
-        workers.append(_start(*worker_args, out=tmp_path / f"w{index}"))
-    master = _start(
-        "TritonUser", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
-        "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "25s",
-        "--report-dir", str(reports), "--json-file", str(tmp_path / "locust"),
-        out=tmp_path,
-    )  # fmt: skip
+    master, workers = _master_and_two_workers(tmp_path, reports, run_time="25s")
     try:
         _wait_for_rows(reports, at_least=200)
         workers[0].send_signal(signal.SIGSTOP)
