@@ -6,7 +6,7 @@
     bench report  RUN_DIR [--warmup DURATION]
     bench gate    RUN_DIR --gate EXPR [--gate EXPR ...] [--warmup DURATION]
     bench compare BASELINE_DIR CANDIDATE_DIR [--max-regression 10%] [--out DIR]
-    bench selfbench [--quick] [--seconds S] [--users N] [--out DIR]
+    bench selfbench [--quick] [--seconds S] [--users N] [--out DIR] [--report-rows N] [--report-only]
 
 Exit codes: 0 ok; 1 the endpoint answered with an error (invoke); 2 bad configuration or usage;
 3 a gate failed (gate, report) or a significant regression (compare).
@@ -92,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     selfbench.add_argument("--users", type=int, default=16, help="users of the throughput runs (default 16)")
     selfbench.add_argument(
         "--out", type=Path, default=Path("reports/selfbench"), help="where selfbench.csv goes"
+    )
+    selfbench.add_argument(
+        "--report-rows",
+        type=int,
+        metavar="N",
+        help="rows of the synthetic requests.csv of the report-read measurement "
+        "(default 10,000,000; --quick: 200,000; 0: skip it)",
+    )
+    selfbench.add_argument(
+        "--report-only", action="store_true", help="measure only the report read (bench report on N rows)"
     )
     return parser
 
@@ -188,30 +198,39 @@ def _error_fields(exc: EndpointError) -> dict[str, Any]:
 def _report(args: argparse.Namespace) -> int:
     """``bench report`` and ``bench gate``: every report file again, from requests.csv alone."""
     from bench.analysis.capacity import planning_from_run_config
-    from bench.analysis.gates import parse_gates
+    from bench.gatespec import parse_gates
     from bench.report import REQUESTS_CSV, format_gates, format_summary, read_run_json, write_tables
+    from bench.report.rundir import read_measured_from
 
     run_dir: Path = args.run_dir
     if not (run_dir / REQUESTS_CSV).is_file():
         raise ConfigError(
             f"{run_dir}: no {REQUESTS_CSV} there; give a run directory such as reports/<stamp>-<name>"
         )
-    run_config = read_run_json(run_dir).get("config", {})
+    run_json = read_run_json(run_dir)
+    run_config = run_json.get("config", {})
+    run_warmup_s = float(run_config.get("warmup_s", 0.0))
+    measured_from_s = read_measured_from(run_dir)  # the run's warm-up cut (None for older runs)
     if args.warmup is not None:
         warmup_s = parse_duration(args.warmup, option="--warmup")
+        if measured_from_s is not None:  # the same run start, another warm-up
+            measured_from_s += warmup_s - run_warmup_s
     else:
-        warmup_s = float(run_config.get("warmup_s", 0.0))
-    gates = tuple(getattr(args, "gate", None) or run_config.get("gates") or ())
+        warmup_s = run_warmup_s
+    # a malformed gate is a usage error before anything is written; run.json keeps the expressions
+    gates = parse_gates(tuple(getattr(args, "gate", None) or run_config.get("gates") or ()))
     if args.command == "gate" and not gates:
         raise ConfigError(f"{run_dir}: the run had no gates; give at least one --gate EXPR")
-    parse_gates(gates)  # a malformed gate is a usage error before anything is written
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.command == "gate" else None
     tables = write_tables(
         run_dir,
         warmup_s=warmup_s,
+        measured_from_s=measured_from_s,
         gates=gates,
         step_summary=Path(step_summary) if step_summary else None,
-        planning=planning_from_run_config(run_config),
+        planning=planning_from_run_config(
+            run_config, started if isinstance(started := run_json.get("started_s"), int | float) else None
+        ),
         endpoint=str(run_config.get("endpoint", {}).get("name", "")),
     )
     print(format_summary(tables.summary))
@@ -230,16 +249,39 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _selfbench(args: argparse.Namespace) -> int:
-    from bench.selfbench import format_table, run_selfbench
+    from bench.selfbench import (
+        REPORT_CSV,
+        REPORT_ROWS,
+        REPORT_ROWS_QUICK,
+        format_report_read,
+        format_table,
+        run_report_read,
+        run_selfbench,
+    )
 
     seconds, users = (2.0, 4) if args.quick else (args.seconds, args.users)
     if seconds <= 0 or users < 1:
         raise ConfigError("--seconds and --users must be positive")
-    rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick, trials=args.trials)
-    if args.quick:
-        print("bench: --quick: one 2-second window per variant with 4 users (not a measurement)")
-    print(format_table(rows))
-    print(f"bench: wrote {args.out / 'selfbench.csv'}")
+    report_rows = args.report_rows
+    if report_rows is None:
+        report_rows = REPORT_ROWS_QUICK if args.quick else REPORT_ROWS
+    if report_rows < 0 or (args.report_only and report_rows == 0):
+        raise ConfigError(
+            "--report-rows must be positive (0 skips the report read, but not with --report-only)"
+        )
+    written = []
+    if not args.report_only:
+        rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick, trials=args.trials)
+        written.append(args.out / "selfbench.csv")
+    report = run_report_read(args.out, rows=report_rows) if report_rows else None
+    if not args.report_only:
+        if args.quick:
+            print("bench: --quick: one 2-second window per variant with 4 users (not a measurement)")
+        print(format_table(rows))
+    if report is not None:
+        print(("" if args.report_only else "\n") + format_report_read(report))
+        written.append(args.out / REPORT_CSV)
+    print(f"bench: wrote {' and '.join(map(str, written))}")
     return 0
 
 

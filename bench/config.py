@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.errors import ConfigError
+from bench.gatespec import GateSpec
 
 # Triton datatypes (PROTOCOLS.md 3.1) in the order Triton's docs list them.
 DATATYPES = (
@@ -40,6 +41,13 @@ MAX_REQUEST_BYTES = 6_291_456
 DEMO_TRITON_ENDPOINT = "demo-triton"
 DEMO_LLM_ENDPOINT = "demo-llm"
 EMULATOR_REGION = "us-east-1"
+# SageMaker endpoint names (CreateEndpoint's EndpointName): the one rule, for options and the emulator.
+ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
+ENDPOINT_NAME_MAX = 63
+# k6's gracefulStop: requests in flight at the end of a run may finish for the read timeout, at most this.
+DRAIN_CAP_S = 30.0
+# AWS's load-testing guidance: the autoscaling target is half the rate one instance sustains.
+DEFAULT_SAFETY_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -118,10 +126,11 @@ class StreamSpec:
 
 @dataclass(frozen=True)
 class TransportSpec:
+    """How requests are sent. The connection pool is sized by the run (``pool_size``), not here."""
+
     kind: str = "boto3"
     connect_timeout_s: float = 5.0
     read_timeout_s: float = 60.0
-    pool_connections: int = 10
 
 
 @dataclass(frozen=True)
@@ -132,10 +141,10 @@ class CapacitySpec:
     auto: bool = False
     step_duration_s: float = 30.0
     ramp_s: float = 6.0
-    slos: tuple[str, ...] = ()
+    slos: tuple[GateSpec, ...] = ()
     target_rps: float | None = None
     headroom: float = 0.30
-    safety_factor: float = 0.5
+    safety_factor: float = DEFAULT_SAFETY_FACTOR
     instance_type: str | None = None
     instance_price: float | None = None
 
@@ -149,9 +158,10 @@ class RunConfig:
     report_dir: Path = Path("reports")
     run_name: str = ""
     warmup_s: float = 0.0
-    gates: tuple[str, ...] = ()  # gate expressions (bench.analysis.gates), checked when parsed
+    gates: tuple[GateSpec, ...] = ()  # parsed once (bench.gatespec)
     gate_abort: bool = False
     require_valid: bool = False
+    drain_s: float = 30.0  # at the end of a run, how long requests in flight may take to finish
     capacity: CapacitySpec | None = None
 
 
@@ -249,6 +259,21 @@ def parse_duration(text: str, *, option: str) -> float:
     if not match:
         raise ConfigError(f"{option}: malformed duration {text!r}; write e.g. 30s, 500ms, 2m")
     return float(match.group(1)) * _DURATION_SCALE[match.group(2)]
+
+
+def check_endpoint_name(name: str, *, option: str) -> str:
+    """``name`` when it is a valid SageMaker endpoint name; ConfigError naming ``option`` otherwise."""
+    if len(name) > ENDPOINT_NAME_MAX or not ENDPOINT_NAME_PATTERN.match(name):
+        raise ConfigError(
+            f"{option} {name!r}: SageMaker endpoint names are letters, digits and hyphens "
+            f"(at most {ENDPOINT_NAME_MAX} characters, no hyphen first or last)"
+        )
+    return name
+
+
+def pool_size(users: int) -> int:
+    """Connections one process keeps for ``users`` concurrent users: one each, at least 10 (urllib3's default)."""
+    return max(10, users)
 
 
 def choose_one(value: str, allowed: tuple[str, ...], *, option: str) -> str:

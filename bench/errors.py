@@ -19,7 +19,9 @@
         │   └── UnknownServiceError     any other code; error_type is that code
         ├── TimeoutError_               connect or read timeout on our side
         ├── ConnectionError_            refused, reset or closed connection
-        └── DecodeError                 the response arrived but could not be decoded or failed checks
+        ├── DecodeError                 the response arrived but could not be decoded or failed checks
+        └── Unfinished                  the run ended (after its drain) before the response did:
+                                        a record with status ``unfinished`` and what was measured
 
 Every ``EndpointError`` carries ``error_type`` (the short class name used in CSV files),
 ``stage`` (``request``, ``first_part``, ``mid_stream`` or ``decode``) and ``http_status`` where
@@ -160,6 +162,13 @@ class DecodeError(EndpointError):
 
     def __init__(self, message: str, *, stage: str = "decode", http_status: int | None = None) -> None:
         super().__init__(message, stage=stage, http_status=http_status)
+
+
+class Unfinished(EndpointError):
+    """Not a failure of the endpoint: the run ended while the request was in flight. Its record has
+    ``status=unfinished``, the stage it had reached, and what was measured until then."""
+
+    error_type = "Unfinished"
 
 
 # Service error classes by the code the runtime sends (x-amzn-ErrorType / botocore Error.Code).

@@ -14,10 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.gates import parse_gates
 from bench.config import (
+    DEFAULT_SAFETY_FACTOR,
     DEMO_LLM_ENDPOINT,
     DEMO_TRITON_ENDPOINT,
+    DRAIN_CAP_S,
     TENSOR_FORMATS,
     TRANSPORTS,
     CapacitySpec,
@@ -27,6 +28,7 @@ from bench.config import (
     StreamSpec,
     TensorSpec,
     TransportSpec,
+    check_endpoint_name,
     choose_one,
     parse_duration,
     parse_output_spec,
@@ -35,6 +37,7 @@ from bench.config import (
     parse_tensor_spec,
 )
 from bench.errors import ConfigError
+from bench.gatespec import parse_gates
 from bench.payload.streams import STREAM_FORMATS
 
 # What the demo endpoint of the packaged emulator configuration accepts.
@@ -111,6 +114,11 @@ OPTIONS: tuple[Option, ...] = (
         "Read timeout per request (SageMaker allows 60 s for real-time).",
         "DURATION",
         default="60s",
+    ),
+    Option(
+        ("--drain",),
+        "At the end of a run, how long requests in flight may take to finish (default: the read timeout, at most 30 s; sets Locust's stop timeout); those still running then are rows with status=unfinished.",
+        "DURATION",
     ),
     # What is sent.
     Option(
@@ -217,7 +225,7 @@ OPTIONS: tuple[Option, ...] = (
         ("--safety-factor",),
         "Factor applied to the sustainable rate for the autoscaling target (AWS's guidance: 0.5).",
         "FRACTION",
-        default="0.5",
+        default=f"{DEFAULT_SAFETY_FACTOR:g}",
     ),
     Option(
         ("--instance-type",),
@@ -280,14 +288,18 @@ def needs_emulator(values: Mapping[str, Any]) -> bool:
     return bool(values.get("emulator_config")) or not values.get("endpoint")
 
 
-def run_config_from_options(
-    values: Mapping[str, Any], *, emulator_url: str | None = None, users: int = 0
-) -> RunConfig:
+DEFAULTS: dict[str, Any] = {option.dest: option.default for option in OPTIONS}
+
+
+def run_config_from_options(given: Mapping[str, Any], *, emulator_url: str | None = None) -> RunConfig:
     """The one conversion from parsed option values to ``RunConfig``. Raises ConfigError.
 
-    When the options call for the emulator (``needs_emulator``) the endpoint is marked emulated;
-    ``emulator_url`` is where it listens (None while validating, before it is started).
+    Options missing from ``given`` (or None) take their defaults from ``OPTIONS``, the one place they
+    are written. When the options call for the emulator (``needs_emulator``) the endpoint is marked
+    emulated; ``emulator_url`` is where it listens (None while validating, before it is started: the
+    harness then puts the URL in with ``dataclasses.replace``, see ``with_endpoint_url``).
     """
+    values = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     emulated = needs_emulator(values)
     endpoint_name = _text(values.get("endpoint"))
     endpoint_url = emulator_url if emulated else _text(values.get("endpoint_url"))
@@ -302,10 +314,8 @@ def run_config_from_options(
             raise ConfigError("--endpoint-url needs --endpoint NAME: the endpoint to call at that URL")
     if emulated and not endpoint_name:
         endpoint_name = DEMO_TRITON_ENDPOINT
-    if endpoint_name and not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", endpoint_name):
-        raise ConfigError(
-            f"--endpoint {endpoint_name!r}: SageMaker endpoint names are letters, digits and hyphens"
-        )
+    if endpoint_name:
+        check_endpoint_name(endpoint_name, option="--endpoint")
     endpoint = EndpointSpec(
         name=endpoint_name or "container",
         region=_text(values.get("region")),
@@ -320,25 +330,24 @@ def run_config_from_options(
     )
     payload = _payload_spec(values, demo=emulated and endpoint.name == DEMO_TRITON_ENDPOINT)
     transport = TransportSpec(
-        kind=choose_one(str(values.get("transport") or "boto3"), TRANSPORTS, option="--transport"),
+        kind=choose_one(str(values["transport"]), TRANSPORTS, option="--transport"),
         connect_timeout_s=_positive(
-            parse_duration(values.get("connect_timeout") or "5s", option="--connect-timeout"),
-            "--connect-timeout",
+            parse_duration(values["connect_timeout"], option="--connect-timeout"), "--connect-timeout"
         ),
         read_timeout_s=_positive(
-            parse_duration(values.get("read_timeout") or "60s", option="--read-timeout"), "--read-timeout"
+            parse_duration(values["read_timeout"], option="--read-timeout"), "--read-timeout"
         ),
-        pool_connections=max(10, users),
     )
     return RunConfig(
         endpoint=endpoint,
         payload=payload,
         stream=_stream_spec(values, endpoint),
         transport=transport,
-        report_dir=Path(values.get("report_dir") or "reports"),
+        report_dir=Path(values["report_dir"]),
         run_name=_text(values.get("run_name")) or endpoint.name,
-        warmup_s=parse_duration(values.get("warmup") or "0s", option="--warmup"),
-        gates=tuple(g.expression for g in parse_gates(values.get("gate") or [])),
+        warmup_s=parse_duration(values["warmup"], option="--warmup"),
+        gates=parse_gates(values.get("gate") or []),
+        drain_s=_drain(values.get("drain"), transport.read_timeout_s),
         gate_abort=bool(values.get("gate_abort")),
         require_valid=bool(values.get("require_valid")),
         capacity=_capacity_spec(values),
@@ -355,16 +364,14 @@ def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"--input {duplicates[0]} is given more than once; give each input once")
-    seed_text = str(values.get("seed") if values.get("seed") is not None else "0")
+    seed_text = str(values["seed"])
     if not seed_text.isdigit():
         raise ConfigError(f"--seed {seed_text!r}: give a non-negative integer")
     return PayloadSpec(
         inputs=inputs,
         outputs=tuple(parse_output_spec(text) for text in values.get("output") or []),
         files=files,
-        tensor_format=choose_one(
-            str(values.get("tensor_format") or "binary"), TENSOR_FORMATS, option="--tensor-format"
-        ),
+        tensor_format=choose_one(str(values["tensor_format"]), TENSOR_FORMATS, option="--tensor-format"),
         seed=int(seed_text),
     )
 
@@ -379,9 +386,7 @@ def _capacity_spec(values: Mapping[str, Any]) -> CapacitySpec | None:
             )
         return None
     steps, auto = parse_steps(text)
-    duration = _positive(
-        parse_duration(values.get("step_duration") or "30s", option="--step-duration"), "--step-duration"
-    )
+    duration = _positive(parse_duration(values["step_duration"], option="--step-duration"), "--step-duration")
     ramp_text = _text(values.get("step_ramp"))
     ramp = parse_duration(ramp_text, option="--step-ramp") if ramp_text else 0.2 * duration
     if ramp >= duration:
@@ -391,13 +396,20 @@ def _capacity_spec(values: Mapping[str, Any]) -> CapacitySpec | None:
         auto=auto,
         step_duration_s=duration,
         ramp_s=ramp,
-        slos=tuple(g.expression for g in parse_gates(values.get("slo") or [])),
+        slos=parse_gates(values.get("slo") or []),
         target_rps=_optional_number(values.get("target_rps"), "--target-rps"),
-        headroom=parse_percentage(str(values.get("headroom") or "30%"), "--headroom"),
-        safety_factor=_fraction(values.get("safety_factor"), "--safety-factor"),
+        headroom=parse_percentage(str(values["headroom"]), "--headroom"),
+        safety_factor=_fraction(values["safety_factor"], "--safety-factor"),
         instance_type=_text(values.get("instance_type")),
         instance_price=_optional_number(values.get("instance_price"), "--instance-price"),
     )
+
+
+def _drain(value: Any, read_timeout_s: float) -> float:
+    text = _text(value)
+    if text is None:
+        return min(read_timeout_s, DRAIN_CAP_S)
+    return parse_duration(text, option="--drain")
 
 
 def _optional_number(value: Any, option: str) -> float | None:
@@ -412,9 +424,9 @@ def _optional_number(value: Any, option: str) -> float | None:
 
 
 def _fraction(value: Any, option: str) -> float:
-    number = _optional_number(value or "0.5", option) or 0.5
-    if number > 1:
-        raise ConfigError(f"{option} {number:g}: give a fraction between 0 and 1, e.g. 0.5")
+    number = _optional_number(value, option)
+    if number is None or number > 1:
+        raise ConfigError(f"{option} {value}: give a fraction between 0 and 1, e.g. 0.5")
     return number
 
 
@@ -422,19 +434,15 @@ def _stream_spec(values: Mapping[str, Any], endpoint: EndpointSpec) -> StreamSpe
     name = _text(values.get("stream_endpoint"))
     if name is None:
         name = DEMO_LLM_ENDPOINT if endpoint.emulated else endpoint.name
-    elif not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9])*", name):
-        raise ConfigError(
-            f"--stream-endpoint {name!r}: SageMaker endpoint names are letters, digits and hyphens"
-        )
-    max_tokens = str(values.get("max_tokens") or "64")
+    else:
+        check_endpoint_name(name, option="--stream-endpoint")
+    max_tokens = str(values["max_tokens"])
     if not max_tokens.isdigit() or int(max_tokens) < 1:
         raise ConfigError(f"--max-tokens {max_tokens!r}: give a positive integer")
     payload_file = _text(values.get("llm_payload"))
     return StreamSpec(
         endpoint=replace(endpoint, name=name, target_model=None),
-        stream_format=choose_one(
-            str(values.get("stream_format") or "auto"), STREAM_FORMATS, option="--stream-format"
-        ),
+        stream_format=choose_one(str(values["stream_format"]), STREAM_FORMATS, option="--stream-format"),
         prompts=tuple(p for p in values.get("prompt") or [] if p),
         payload_file=Path(payload_file) if payload_file else None,
         max_tokens=int(max_tokens),
@@ -457,6 +465,17 @@ def _positive(value: float, option: str) -> float:
     if value <= 0:
         raise ConfigError(f"{option}: must be greater than zero")
     return value
+
+
+def with_endpoint_url(config: RunConfig, url: str) -> RunConfig:
+    """``config`` aimed at an emulator that now listens at ``url`` (its endpoints and the stream's)."""
+    endpoint = replace(config.endpoint, endpoint_url=url)
+    stream = (
+        replace(config.stream, endpoint=replace(config.stream.endpoint, endpoint_url=url))
+        if config.stream
+        else None
+    )
+    return replace(config, endpoint=endpoint, stream=stream)
 
 
 def option_values(namespace: argparse.Namespace | Any) -> dict[str, Any]:

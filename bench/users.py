@@ -14,11 +14,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from gevent import GreenletExit
 from locust import User, task
 from locust.env import Environment
+from locust.exception import StopUser
 
 from bench.config import RunConfig, StreamSpec
-from bench.errors import ConfigError, DecodeError, EndpointError, ModelError
+from bench.errors import ConfigError, DecodeError, EndpointError, ModelError, Unfinished
 from bench.payload.llm import LLM_CONTENT_TYPE
 from bench.payload.streams import InBandError, StreamParser
 from bench.payload.triton import EncodedRequest, ResponseCheck
@@ -37,6 +39,7 @@ class TensorWorkload:
     requests: tuple[EncodedRequest, ...]
     transport: Transport
     check: ResponseCheck = field(init=False)  # decodes and checks responses (``--output`` specs)
+    draining: bool = False  # the run is stopping: start no new request (those in flight finish)
 
     def __post_init__(self) -> None:
         self.check = ResponseCheck(self.config.payload.outputs)
@@ -49,6 +52,7 @@ class StreamWorkload:
     spec: StreamSpec
     bodies: tuple[bytes, ...]
     transport: StreamTransport
+    draining: bool = False  # the run is stopping: start no new request (those in flight finish)
 
 
 def new_inference_id() -> str:
@@ -104,6 +108,8 @@ class SageMakerTritonUser(User):
 
     def send_invoke(self) -> None:
         workload = self._workload
+        if workload.draining:  # a user woken as the run stops would be killed mid-request
+            raise StopUser()
         request = workload.requests[self._index % len(workload.requests)]
         self._index += 1
         inference_id = new_inference_id()
@@ -120,6 +126,9 @@ class SageMakerTritonUser(User):
             response = workload.transport.invoke(request.body, request.content_type, inference_id)
         except EndpointError as exc:
             exception = exc
+        except GreenletExit:  # the run's drain is over: the request is a row all the same
+            self._fire_invoke_unfinished(context, start_time, started)
+            raise
         latency_ms = (time.perf_counter() - started) * 1000.0
         response_length = 0
         if response is not None:
@@ -136,6 +145,18 @@ class SageMakerTritonUser(User):
             response_time=latency_ms,
             response_length=response_length,
             exception=exception,
+            context=context,
+            start_time=start_time,
+            url=None,
+        )
+
+    def _fire_invoke_unfinished(self, context: dict[str, Any], start_time: float, started: float) -> None:
+        self.environment.events.request.fire(
+            request_type="invoke",
+            name=self._name,
+            response_time=(time.perf_counter() - started) * 1000.0,
+            response_length=0,
+            exception=Unfinished("the run ended before the response arrived (--drain)"),
             context=context,
             start_time=start_time,
             url=None,
@@ -169,6 +190,8 @@ class SageMakerStreamingUser(User):
 
     def send_stream(self) -> None:
         workload = self._stream_workload
+        if workload.draining:
+            raise StopUser()
         body = workload.bodies[self._stream_index % len(workload.bodies)]
         self._stream_index += 1
         inference_id = new_inference_id()
@@ -199,6 +222,27 @@ class SageMakerStreamingUser(User):
             exception = ModelError(
                 str(exc), stage="first_part" if measure.parts <= 1 else "mid_stream", http_status=200
             )
+        except GreenletExit:  # the run's drain is over: the stream is a row, with what it measured
+            stage = (
+                "request"
+                if "http_status" not in context
+                else "first_part"
+                if not measure.parts
+                else "mid_stream"
+            )
+            exception = Unfinished("the run ended before the stream did (--drain)", stage=stage)
+            self._fire_stream(workload, context, measure, exception, start_time)
+            raise
+        self._fire_stream(workload, context, measure, exception, start_time)
+
+    def _fire_stream(
+        self,
+        workload: StreamWorkload,
+        context: dict[str, Any],
+        measure: _StreamMeasure,
+        exception: EndpointError | None,
+        start_time: float,
+    ) -> None:
         latency_ms = (time.perf_counter() - measure.started) * 1000.0
         context.update(measure.fields())
         self.environment.events.request.fire(

@@ -3,12 +3,13 @@
 Run as its own process by ``tests/e2e/test_inference_tab_e2e.py`` (playwright's sync API runs an
 asyncio loop, which gevent's monkey-patching in the pytest process would get in the way of):
 
-    python tests/inference_tab_browser.py URL STREAM_NAME OUT_DIR
+    python tests/inference_tab_browser.py URL STREAM_NAME OUT_DIR [CHROMIUM]
 
 Starts a run from the form (4 users), opens the Inference tab, waits until the row of STREAM_NAME
 shows a non-zero TTFP p50, takes a screenshot, stops the run from the UI and reads the Inference run
 tab until the run directory's files are listed. Prints one JSON object with what it saw; the test
-makes the assertions. Exit code 0 unless the browser itself failed.
+makes the assertions. Exit code 0 unless the browser itself failed. CHROMIUM is the browser binary
+(default Debian's ``/usr/bin/chromium``).
 """
 
 from __future__ import annotations
@@ -78,12 +79,12 @@ def wait_for_files(page: Page, timeout_s: float) -> list[list[str]]:
     return rows
 
 
-def main(url: str, stream_name: str, out_dir: Path) -> dict[str, Any]:
+def main(url: str, stream_name: str, out_dir: Path, chromium: str = CHROMIUM) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         context = playwright.chromium.launch_persistent_context(
             profile,
-            executable_path=CHROMIUM,
+            executable_path=chromium,
             headless=True,
             args=FLAGS,
             viewport={"width": 1800, "height": 900},
@@ -119,4 +120,4 @@ def main(url: str, stream_name: str, out_dir: Path) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))))
+    print(json.dumps(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]), *sys.argv[4:5])))

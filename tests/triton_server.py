@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from support import free_port, wait_until
 
 from bench.config import DATATYPES
 
@@ -107,12 +107,6 @@ def ensure_triton(cache: Path = CACHE) -> TritonInstall:
     return install
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class TritonServer:
     """``tritonserver`` with the SageMaker frontend; ``sagemaker_url`` serves /ping and /invocations."""
 
@@ -151,23 +145,22 @@ class TritonServer:
         self._wait_ready(timeout_s=90.0)
 
     def _wait_ready(self, timeout_s: float) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
+        def ready() -> bool:
             if self._process.poll() is not None:
                 raise RuntimeError(
                     f"tritonserver exited with {self._process.returncode}; see {self.log}:\n{self._tail()}"
                 )
             try:
                 with urllib.request.urlopen(self.sagemaker_url + "/ping", timeout=1) as response:
-                    if response.status == 200:
-                        return
+                    return bool(response.status == 200)
             except OSError:
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(
-            f"tritonserver did not answer /ping within {timeout_s:g} s; see {self.log}:\n{self._tail()}"
-        )
+                return False
+
+        try:
+            wait_until(ready, timeout_s, 0.25, what="tritonserver answering /ping")
+        except AssertionError as exc:
+            self.stop()
+            raise RuntimeError(f"{exc}; see {self.log}:\n{self._tail()}") from None
 
     def _tail(self) -> str:
         return self.log.read_bytes()[-3000:].decode("utf-8", errors="replace")

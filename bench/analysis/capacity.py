@@ -30,9 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis.gates import GateSpec, evaluate_gates, parse_gates
+from bench.analysis.gates import evaluate_gates
 from bench.analysis.summary import percentile
 from bench.config import CapacitySpec
+from bench.gatespec import GateSpec, parse_gates
 
 SATURATION_GROWTH = 0.05
 DEFAULT_SAFETY_FACTOR = 0.5
@@ -78,13 +79,15 @@ class StepStats:
 
 @dataclass(frozen=True)
 class PlanningInputs:
-    slos: tuple[str, ...] = ()
+    slos: tuple[GateSpec, ...] = ()
     target_rps: float | None = None
     headroom: float = 0.30
     safety_factor: float = DEFAULT_SAFETY_FACTOR
     instance_type: str | None = None
     instance_price: float | None = None  # USD per hour; overrides the table
     ramp_s: float = 0.0
+    step_duration_s: float | None = None
+    started_s: float | None = None  # when step 1 began (the run's clock, run.json ``started_s``)
 
 
 @dataclass(frozen=True)
@@ -114,17 +117,33 @@ class CapacityReport:
     title: str = ""
 
 
-def step_stats(frame: pd.DataFrame, slos: Sequence[str] = (), ramp_s: float = 0.0) -> tuple[StepStats, ...]:
-    """Statistics of every step of a stepped run (records without a step are ignored)."""
+def step_stats(
+    frame: pd.DataFrame,
+    slos: Sequence[GateSpec] = (),
+    ramp_s: float = 0.0,
+    *,
+    started_s: float | None = None,
+    step_duration_s: float | None = None,
+) -> tuple[StepStats, ...]:
+    """Statistics of every step of a stepped run (records without a step are ignored).
+
+    With the run's clock (``started_s``, when step 1 began, and ``step_duration_s``) a step's window
+    starts ``ramp_s`` after the step began; without it (an older run.json), after its first request.
+    """
     stepped = frame[frame["step"].notna()]
-    gates = parse_gates(slos)
+    gates = tuple(slos)
     steps = []
     for step, group in stepped.groupby("step", sort=True):
-        start = float(group["timestamp_s"].min()) + ramp_s
+        number = int(float(str(step)))
+        if started_s is not None and step_duration_s is not None:
+            # to the microsecond, as requests.csv keeps timestamps: a request sent as the step began is in it
+            start = round(started_s + (number - 1) * step_duration_s + ramp_s, 6)
+        else:
+            start = float(group["timestamp_s"].min()) + ramp_s
         window = group[group["timestamp_s"] >= start]
         if window.empty:
             continue
-        steps.append(_one_step(int(float(str(step))), window, start, gates))
+        steps.append(_one_step(number, window, start, gates))
     return tuple(steps)
 
 
@@ -246,7 +265,7 @@ def _sentence(
         detail += f", {point.tokens_per_s:.0f} tokens/s"
     parts = [f"{who} sustains {point.rps:.0f} req/s at {detail} ({point.users} concurrent users)"]
     if inputs.slos:
-        parts[0] += f" within the SLO {', '.join(inputs.slos)}"
+        parts[0] += f" within the SLO {', '.join(s.expression for s in inputs.slos)}"
     parts[0] += "."
     if knee is not None:
         parts.append(f"Throughput stops growing beyond {knee.users} concurrent users ({knee.rps:.0f} req/s).")
@@ -264,7 +283,9 @@ def _sentence(
 
 
 def capacity_report(frame: pd.DataFrame, inputs: PlanningInputs, title: str = "") -> CapacityReport:
-    steps = step_stats(frame, inputs.slos, inputs.ramp_s)
+    steps = step_stats(
+        frame, inputs.slos, inputs.ramp_s, started_s=inputs.started_s, step_duration_s=inputs.step_duration_s
+    )
     return CapacityReport(steps=steps, inputs=inputs, recommendation=recommend(steps, inputs), title=title)
 
 
@@ -299,8 +320,10 @@ def steps_table(steps: Sequence[StepStats]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def planning_inputs(spec: CapacitySpec) -> PlanningInputs:
+def planning_inputs(spec: CapacitySpec, started_s: float | None = None) -> PlanningInputs:
     return PlanningInputs(
+        step_duration_s=spec.step_duration_s,
+        started_s=started_s,
         slos=spec.slos,
         target_rps=spec.target_rps,
         headroom=spec.headroom,
@@ -311,8 +334,11 @@ def planning_inputs(spec: CapacitySpec) -> PlanningInputs:
     )
 
 
-def planning_from_run_config(config: dict[str, object]) -> PlanningInputs | None:
-    """The planning inputs stored in a run's ``run.json`` (None for a run without steps)."""
+def planning_from_run_config(
+    config: dict[str, object], started_s: float | None = None
+) -> PlanningInputs | None:
+    """The planning inputs stored in a run's ``run.json`` (None for a run without steps); ``started_s``
+    is its top-level ``started_s`` (absent in older runs)."""
     capacity = config.get("capacity")
     if not isinstance(capacity, dict):
         return None
@@ -320,4 +346,5 @@ def planning_from_run_config(config: dict[str, object]) -> PlanningInputs | None
     values: dict[str, Any] = {
         k: (tuple(v) if isinstance(v, list) else v) for k, v in capacity.items() if k in names
     }
-    return PlanningInputs(**values)
+    values["slos"] = parse_gates([str(s) for s in values.get("slos", ())])  # run.json keeps expressions
+    return PlanningInputs(**values, started_s=started_s)

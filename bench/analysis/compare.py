@@ -1,8 +1,9 @@
 """Regression comparison of two finished runs, with bootstrap confidence intervals.
 
-Each run's ``requests.csv`` is read after its own warm-up (``config.warmup_s`` in its ``run.json``, 0
-when absent). Rows are compared per ``(request_type, name)`` present in both runs, plus an ``ALL`` row
-over every measured request of each run. The metrics, defined as in ``summary.csv``:
+Each run's ``requests.csv`` is read after its own warm-up: from its ``run.json``'s ``measured_from_s``
+(the run's warm-up cut, wall clock), or for a run without one ``config.warmup_s`` after its first
+request (0 when absent). Rows are compared per ``(request_type, name)`` present in both runs, plus an
+``ALL`` row over every measured request of each run. The metrics, defined as in ``summary.csv``:
 
 - ``latency_p50_ms``, ``latency_p95_ms``, ``latency_p99_ms``: numpy's (linear) percentile of
   ``latency_ms`` over successful requests (``status == ok``).
@@ -46,11 +47,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bench.analysis.records import load_records, measured
+from bench.analysis.records import load_records, take_measured
 from bench.errors import ConfigError
 
 MIN_SAMPLES = 20
 ERROR_RATE_MAX_POINTS = 1.0
+_COLUMNS = ("timestamp_s", "request_type", "name", "status", "latency_ms", "ttfp_ms")  # what it reads
 Floats = npt.NDArray[np.float64]
 # Per family of values: its metrics (named as summary.csv's columns) and their percentile (None: the mean).
 _METRICS: dict[str, tuple[tuple[str, float | None], ...]] = {
@@ -155,29 +157,38 @@ class _Rules:
 
 
 def _load_run(run_dir: Path) -> tuple[pd.DataFrame, float]:
-    """The measured records of a run directory and the warm-up that was left out."""
+    """The measured records of a run directory and the warm-up that was left out.
+
+    The window starts at ``run.json``'s ``measured_from_s`` (the run's warm-up cut) when it has one,
+    else ``config.warmup_s`` after the first request.
+    """
     path = run_dir / "requests.csv"
     if not path.is_file():
         raise ConfigError(
             f"{run_dir}: no requests.csv there; give the directory of a finished run (reports/<stamp>-<name>)"
         )
-    warmup_s = 0.0
+    warmup_s, measured_from_s = 0.0, None
     if (run_dir / "run.json").is_file():
         try:
             info = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
             warmup_s = float(info.get("config", {}).get("warmup_s", 0.0) or 0.0)
+            cut = info.get("measured_from_s")
+            measured_from_s = None if cut is None else float(cut)
         except (ValueError, TypeError, AttributeError) as exc:
             raise ConfigError(f"{run_dir / 'run.json'}: unreadable ({exc}); fix or remove the file") from exc
     try:
-        frame = load_records(path)
+        frame = load_records(path, _COLUMNS)
     except ValueError as exc:
         message = " ".join(str(exc).split())
         raise ConfigError(f"{path}: unreadable ({message}); give the directory of a finished run") from exc
-    return measured(frame, warmup_s), warmup_s
+    return take_measured(frame, warmup_s, measured_from_s), warmup_s
 
 
 def _groups(frame: pd.DataFrame) -> dict[tuple[str, str], pd.DataFrame]:
-    return {(str(t), str(n)): group for (t, n), group in frame.groupby(["request_type", "name"], sort=False)}
+    return {
+        (str(t), str(n)): group
+        for (t, n), group in frame.groupby(["request_type", "name"], sort=False, observed=True)
+    }
 
 
 def _compare_group(
@@ -209,8 +220,10 @@ def _values(frame: pd.DataFrame, family: str) -> Floats:
     """What a family's statistics are of: successful latencies, TTFPs, or per-request error indicators."""
     if family == "error_rate":
         return (frame["status"] == "error").to_numpy().astype(np.float64)
-    selected = frame[frame["status"] == "ok"] if family == "latency" else frame
-    return selected[f"{family}_ms"].dropna().to_numpy(dtype=np.float64)
+    values = frame[f"{family}_ms"]
+    if family == "latency":
+        values = values[frame["status"] == "ok"]
+    return values.dropna().to_numpy(dtype=np.float64)
 
 
 def _statistic(values: Floats, q: float | None) -> float:

@@ -12,7 +12,7 @@ from typing import Any
 
 from bench.collect.record import RequestRecord
 from bench.collect.writer import CsvRecordWriter, RecordBatch
-from bench.errors import EndpointError
+from bench.errors import EndpointError, Unfinished
 
 
 def record_from_event(
@@ -55,7 +55,7 @@ def record_from_event(
         get("inference_id"),
         users,
         step_of(started),
-        "ok" if exception is None else "error",
+        "ok" if exception is None else ("unfinished" if isinstance(exception, Unfinished) else "error"),
         error_type,
         error_stage,
         http_status,
@@ -128,6 +128,9 @@ class RequestCollector:
             if key not in self.error_samples:
                 message = exception.message if isinstance(exception, EndpointError) else str(exception)
                 self.error_samples[key] = message[:1000]
+
+    def add_observer(self, observe: Callable[[RequestRecord], None]) -> None:
+        self._observers = (*self._observers, observe)
 
     def error_sample_list(self) -> list[dict[str, str]]:
         return [{"error_type": t, "error_stage": s, "message": m} for (t, s), m in self.error_samples.items()]

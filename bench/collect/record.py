@@ -15,10 +15,10 @@ target_model                  TargetModel sent (multi-model endpoints)
 inference_id                  InferenceId sent with the request (joins to SageMaker Data Capture)
 users                         users running when it completed
 step                          load step, 1 for the first (stepped capacity runs, by start time)
-status                        ``ok`` | ``error``
+status                        ``ok`` | ``error`` | ``unfinished`` (in flight when the run's drain ended)
 error_type                    error class: ValidationError, ModelError, ModelNotReady, Throttling,
                               InternalFailure, ServiceUnavailable, InternalDependency, Timeout,
-                              Connection, Decode, or an unmodeled service error code
+                              Connection, Decode, Unfinished, or an unmodeled service error code
 error_stage                   ``request`` | ``first_part`` | ``mid_stream`` | ``decode``
 http_status                   HTTP status received (empty when none arrived)
 latency_ms                    end to end, first byte sent to last byte received (``perf_counter``)
@@ -34,7 +34,10 @@ response_bytes                response body size (bytes received, also for error
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
 COLUMNS = (
     "timestamp_s",
@@ -109,6 +112,10 @@ class RequestRecord:
     request_bytes: int | None = None
     response_bytes: int | None = None
 
+    def values(self) -> tuple[Any, ...]:
+        """The fields as plain values in ``COLUMNS`` order (what a worker ships: msgpack keeps the types)."""
+        return _VALUES(self)
+
     def to_row(self) -> list[str]:
         """The CSV row, in ``COLUMNS`` order (empty cells for None). Inlined: it runs once per request."""
         return [
@@ -138,3 +145,21 @@ class RequestRecord:
             "" if self.request_bytes is None else str(self.request_bytes),
             "" if self.response_bytes is None else str(self.response_bytes),
         ]
+
+
+_VALUES = attrgetter(*COLUMNS)
+_USERS, _STEP = COLUMNS.index("users"), COLUMNS.index("step")
+
+
+def record_from_values(
+    values: Sequence[Any], *, users: int | None, step_of: Callable[[float], int | None]
+) -> RequestRecord:
+    """A shipped record (``RequestRecord.values``) with what only the master knows: the users across
+    all workers when it arrived, and the load step its start time falls in (the worker has no shape)."""
+    fields = list(values)
+    if len(fields) != len(COLUMNS):
+        raise ValueError(f"a shipped record has {len(fields)} fields, expected {len(COLUMNS)}")
+    fields[_USERS] = users
+    step = step_of(float(fields[0]))
+    fields[_STEP] = step if step is not None else fields[_STEP]
+    return RequestRecord(*fields)

@@ -1,9 +1,11 @@
-"""Distributed runs: Locust workers ship formatted records to the master, which writes the one CSV.
+"""Distributed runs: Locust workers ship their records to the master, which writes the one CSV.
 
 A worker's collector writes into a ``RecordBatch``; ``RecordShipper`` sends the batch over Locust's
 messaging (``send(message_type, data)``, the worker runner's ``send_message``) every ``interval_s`` and
-a last batch, with the worker's error samples, when the run stops. On the master, ``RecordReceiver``
-writes the rows it receives into ``requests.csv`` and tells which workers' last batches arrived.
+a last batch, with the worker's error samples, when the run stops. Rows travel as plain typed values
+(``RequestRecord.values``; msgpack keeps floats, ints, text and None). On the master, ``RecordReceiver``
+turns them back into records once (``adopt``: the master's user count and load step go in), writes
+them into ``requests.csv`` and tells which workers' last batches arrived.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ from typing import Any
 import gevent
 
 from bench.collect.listener import RequestCollector
+from bench.collect.record import RequestRecord, record_from_values
 from bench.collect.writer import CsvRecordWriter, RecordBatch
 
 logger = logging.getLogger("bench")
-RECORDS_MESSAGE = "bench_records"  # {"rows": [[...], ...], "final": bool, "errors": [sample, ...], **extras}
+RECORDS_MESSAGE = (
+    "bench_records"  # {"rows": [[values], ...], "final": bool, "errors": [sample, ...], **extras}
+)
 SHIP_INTERVAL_S = 0.5
 FINAL_BATCH_WAIT_S = 5.0
 
@@ -73,7 +78,9 @@ class RecordShipper:
 class RecordReceiver:
     """Master side: rows from workers into the master's collector (its ``CsvRecordWriter``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, adopt: Callable[[list[Any]], RequestRecord] | None = None) -> None:
+        # shipped values -> the master's record (its users and step); as shipped by default
+        self.adopt = adopt or (lambda values: record_from_values(values, users=values[10], step_of=_no_step))
         self.collector: RequestCollector | None = None
         self.finals: set[str] = set()
         self.late = 0  # rows that arrived after end()
@@ -97,7 +104,8 @@ class RecordReceiver:
         self.last_seen[node_id] = time.time()
         rows = data.get("rows", [])
         if collector is not None and isinstance(collector.writer, CsvRecordWriter):
-            collector.writer.write_rows(rows)
+            adopt = self.adopt
+            collector.writer.write_records([adopt(values) for values in rows])
             self.received[node_id] = self.received.get(node_id, 0) + len(rows)
             for sample in data.get("errors", []):
                 key = (sample["error_type"], sample["error_stage"])
@@ -123,6 +131,10 @@ class RecordReceiver:
         while time.monotonic() < deadline and not expected <= self.finals:
             gevent.sleep(0.05)
         return sorted(expected - self.finals)
+
+
+def _no_step(started_s: float) -> None:
+    return None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
 """``requests.csv``: rows streamed to disk in completion order, flushed at least once a second.
 
+The harness calls ``flush`` from a timer every second, so a burst of records followed by silence is on
+disk within a second too (``write`` alone flushes only when a later record arrives). ``offset`` is the
+byte length of what has reached the file: everything before it is whole lines, which is what the
+glue's tail reader reads (per-step statistics and ``--gate-abort`` confirmation) without re-reading
+the file from its start.
+
 Memory stays constant: records wait in a bounded batch (at most ``PENDING_RECORDS``, never longer
 than the flush interval), then are formatted and handed to the file's buffer together, in completion
 order. Formatting a batch at once rather than each record as it arrives gives the same bytes at a
@@ -14,6 +20,7 @@ from __future__ import annotations
 import csv
 import time
 from pathlib import Path
+from typing import Any
 
 from bench.collect.record import COLUMNS, RequestRecord
 
@@ -29,6 +36,8 @@ class CsvRecordWriter:
         self._writer = csv.writer(self._file, lineterminator="\n")
         self._writer.writerow(COLUMNS)
         self._file.flush()
+        self.offset = self._file.tell()  # bytes on disk: the header now, whole rows later
+        self.header_bytes = self.offset
         self._flush_interval_s = flush_interval_s
         self._next_flush = time.monotonic() + flush_interval_s
 
@@ -40,16 +49,12 @@ class CsvRecordWriter:
             self._write_pending()
         self._flush_when_due()
 
-    def write_row(self, row: list[str]) -> None:
-        """One row formatted elsewhere."""
-        self.write_rows([row])
-
-    def write_rows(self, rows: list[list[str]]) -> None:
-        """A batch of rows formatted elsewhere (a Locust worker's batch, shipped to the master)."""
-        if self._pending:
-            self._write_pending()  # completion order
-        self._writer.writerows(rows)
-        self.rows += len(rows)
+    def write_records(self, records: list[RequestRecord]) -> None:
+        """A batch of records at once (a Locust worker's batch, received by the master)."""
+        self._pending.extend(records)
+        self.rows += len(records)
+        if len(self._pending) >= PENDING_RECORDS:
+            self._write_pending()
         self._flush_when_due()
 
     def _write_pending(self) -> None:
@@ -67,6 +72,7 @@ class CsvRecordWriter:
             if self._pending:
                 self._write_pending()
             self._file.flush()
+            self.offset = self._file.tell()
 
     def close(self) -> None:
         if not self._file.closed:
@@ -76,7 +82,8 @@ class CsvRecordWriter:
 
 class RecordBatch:
     """A Locust worker's sink: records kept until the next shipment to the master (about every 0.5 s),
-    formatted together when ``drain`` hands them over (cheaper than one by one, see above)."""
+    handed over by ``drain`` as plain values (``RequestRecord.values``): the master stores them once,
+    typed, in its own ``CsvRecordWriter``."""
 
     def __init__(self) -> None:
         self.rows = 0
@@ -86,9 +93,9 @@ class RecordBatch:
         self._pending.append(record)
         self.rows += 1
 
-    def drain(self) -> list[list[str]]:
+    def drain(self) -> list[tuple[Any, ...]]:
         pending, self._pending = self._pending, []
-        return [record.to_row() for record in pending]
+        return [record.values() for record in pending]
 
     def flush(self) -> None:
         """Nothing to flush locally: the plugin ships ``drain()`` to the master."""

@@ -79,6 +79,8 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from bench.config import ENDPOINT_NAME_MAX as ENDPOINT_NAME_MAX
+from bench.config import ENDPOINT_NAME_PATTERN as ENDPOINT_NAME_PATTERN
 from bench.emulator.distributions import ServiceTimeConfig as ServiceTimeConfig
 from bench.emulator.distributions import read_service_time
 from bench.emulator.llmconfig import LlmConfig as LlmConfig
@@ -91,8 +93,6 @@ from bench.errors import ConfigError
 
 DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
-ENDPOINT_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-ENDPOINT_NAME_MAX = 63
 FAULT_SHAPES = (
     "ValidationError",
     "ModelError",

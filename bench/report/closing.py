@@ -71,3 +71,11 @@ def closing_lines(
         ]
     lines.append(f"bench: run directory {run_dir} ({tables.records} requests in {REQUESTS_CSV})")
     return Closing(lines, passed)
+
+
+def exit_code(passed: bool | None) -> int | None:
+    """The process's exit code from the run's verdict: 3 when a gate (or ``--require-valid``) failed,
+    0 when the gates passed, None to leave Locust's own code (no gates: request failures alone)."""
+    if passed is None:
+        return None
+    return 0 if passed else 3

@@ -12,8 +12,7 @@ import math
 from collections.abc import Sequence
 
 from bench.analysis.capacity import SATURATION_GROWTH, CapacityReport, PlanningInputs, StepStats
-from bench.analysis.gates import parse_gate
-from bench.errors import ConfigError
+from bench.gatespec import GateSpec
 from bench.report.svg import Bar, HLine, Marker, Series, bar_chart, line_chart
 
 DASH, TIMES = "\N{EM DASH}", "\N{MULTIPLICATION SIGN}"
@@ -156,11 +155,7 @@ def _cards(report: CapacityReport) -> str:
 def _slo_lines(inputs: PlanningInputs, metric: str, scale: float = 1.0) -> list[HLine]:
     """Threshold lines of the SLOs on ``metric`` (pNN, mean or max), in the chart's unit."""
     lines = []
-    for text in inputs.slos:
-        try:
-            gate = parse_gate(text)
-        except ConfigError:
-            continue
+    for gate in inputs.slos:
         if gate.metric == metric and gate.stat != "min":
             lines.append(HLine(gate.threshold * scale, gate.expression))
     return lines
@@ -230,7 +225,7 @@ def _charts(report: CapacityReport) -> str:
     return f'<section class="charts">{body}</section>'
 
 
-def _verdict(step: StepStats, slos: Sequence[str]) -> str:
+def _verdict(step: StepStats, slos: Sequence[GateSpec]) -> str:
     if not slos:
         return "no SLO given"
     return "ok" if step.slo_ok else f'<span class="broken">broken: {_e("; ".join(step.slo_failures))}</span>'
@@ -292,7 +287,7 @@ def _method(report: CapacityReport) -> str:
         f"Cost: instances {x} price per hour; per million inferences: fleet cost per hour ÷ "
         f"(target req/s {x} 3600) {x} 1,000,000.",
     ]
-    slos = ", ".join(f"<code>{_e(s)}</code>" for s in inputs.slos) or "none"
+    slos = ", ".join(f"<code>{_e(s.expression)}</code>" for s in inputs.slos) or "none"
     price = (
         f"{_money(rec.price_per_hour, '/h', exact=True)} ({rec.price_source})" if rec.price_source else DASH
     )

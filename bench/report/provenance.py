@@ -5,26 +5,31 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from bench.config import RunConfig
+from bench.gatespec import GateSpec
 
 
 def config_dict(config: RunConfig) -> dict[str, Any]:
-    data = asdict(config)
-    return _paths_to_text(data)  # type: ignore[no-any-return]
+    """The configuration as JSON values: paths as text, gates and SLOs as their expressions."""
+    return _plain(config)  # type: ignore[no-any-return]
 
 
-def _paths_to_text(value: Any) -> Any:
+def _plain(value: Any) -> Any:
+    if isinstance(value, GateSpec):
+        return value.expression
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, dict):
-        return {k: _paths_to_text(v) for k, v in value.items()}
+        return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_paths_to_text(v) for v in value]
+        return [_plain(v) for v in value]
     return value
 
 
@@ -65,3 +70,47 @@ def iso_time(epoch_s: float | None) -> str | None:
 
 def json_text(value: Any) -> str:
     return json.dumps(value, indent=2) + "\n"
+
+
+def run_info(
+    *,
+    config: RunConfig,
+    run_dir: Path,
+    started_s: float,
+    measured_from_s: float,
+    ended_s: float | None,
+    records: int | None,
+    health: dict[str, Any] | None,
+    lost_workers: list[dict[str, Any]],
+    command_line: list[str],
+    emulator_url: str | None,
+    locust: dict[str, Any],
+    versions: dict[str, str | None],
+    sha: str | None,
+    python: str,
+    platform: str,
+) -> dict[str, Any]:
+    """The content of ``run.json``: what the run was and, once it ended, how it went.
+
+    ``measured_from_s`` is the run's one warm-up cut (wall clock): the live tab, the gates, ``--gate-abort``
+    and the reports all leave out what started before it.
+    """
+    return {
+        "run_dir": str(run_dir),
+        "started_at": iso_time(started_s),
+        "started_s": started_s,
+        "measured_from_s": measured_from_s,
+        "measured_from": iso_time(measured_from_s),
+        "ended_at": iso_time(ended_s),
+        "records": records,
+        "valid": health.get("valid") if health is not None else None,
+        "lost_workers": lost_workers,
+        "health": health,
+        "command_line": command_line,
+        "config": config_dict(config),
+        "emulator": {"url": emulator_url} if config.endpoint.emulated else None,
+        "locust": locust,
+        "versions": versions,
+        "git_sha": sha,
+        "host": {"python": python, "platform": platform},
+    }

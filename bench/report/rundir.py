@@ -45,3 +45,12 @@ def read_run_json(run_dir: Path) -> dict[str, Any]:
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
     return data if isinstance(data, dict) else {}
+
+
+def read_measured_from(run_dir: Path) -> float | None:
+    """``run.json``'s ``measured_from_s``: the end of the run's warm-up (wall clock); None when the
+    run directory has no such record (an older run: the warm-up then counts from the first request)."""
+    value = read_run_json(run_dir).get("measured_from_s")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from bench.analysis import error_table, load_records, measured, summarize, timeseries
+from bench.analysis import error_table, load_records, summarize, timeseries
 from bench.analysis.capacity import CapacityReport, PlanningInputs, capacity_report
-from bench.analysis.gates import GateResult, evaluate_gates, parse_gates
+from bench.analysis.gates import GateResult, evaluate_gates
+from bench.analysis.records import REPORT_COLUMNS, take_measured
+from bench.gatespec import GateSpec
 from bench.report.capacityfiles import write_capacity_files
 from bench.report.gatefiles import format_number, write_gate_files
+from bench.report.rundir import read_measured_from
 
 REQUESTS_CSV = "requests.csv"
 ERROR_SAMPLES_JSON = "error_samples.json"
@@ -46,7 +50,8 @@ def write_tables(
     run_dir: Path,
     *,
     warmup_s: float = 0.0,
-    gates: tuple[str, ...] = (),
+    measured_from_s: float | None = None,
+    gates: Sequence[GateSpec] = (),
     step_summary: Path | None = None,
     planning: PlanningInputs | None = None,
     endpoint: str = "",
@@ -56,20 +61,33 @@ def write_tables(
     Everything comes from ``requests.csv`` (and ``error_samples.json``) alone, so a finished run can
     be re-reported or re-gated offline. ``step_summary`` ($GITHUB_STEP_SUMMARY) receives summary.md too.
     With ``planning`` (a stepped run) also capacity.csv, capacity.json and report.html.
+
+    The measured window (summary, errors, gates) starts at ``measured_from_s`` (wall clock): by default
+    ``run.json``'s, the run's own warm-up cut; without one, ``warmup_s`` after the first request.
+    The timeseries and the capacity steps are of every record. Only the columns the reports read are
+    loaded (``REPORT_COLUMNS``; ``step`` only for capacity), and the window replaces the records in
+    memory rather than joining them: 10 million rows take about 1 GB.
     """
-    records = load_records(run_dir / REQUESTS_CSV)
-    window = measured(records, warmup_s)
-    results = tuple(evaluate_gates(window, parse_gates(gates))) if gates else ()
+    if measured_from_s is None:
+        measured_from_s = read_measured_from(run_dir)
+    columns = REPORT_COLUMNS if planning is not None else tuple(c for c in REPORT_COLUMNS if c != "step")
+    records = load_records(run_dir / REQUESTS_CSV, columns)
+    total = len(records)
     capacity = capacity_report(records, planning, title=endpoint) if planning is not None else None
+    series = timeseries(records)
+    window = take_measured(records, warmup_s, measured_from_s)
+    del records
+    results = tuple(evaluate_gates(window, gates)) if gates else ()
     tables = RunTables(
         summary=summarize(window),
         errors=error_table(window, read_error_samples(run_dir)),
-        timeseries=timeseries(records),
-        records=len(records),
+        timeseries=series,
+        records=total,
         measured_records=len(window),
         gates=results,
         capacity=capacity,
     )
+    del window
     tables.summary.to_csv(run_dir / "summary.csv", index=False, float_format="%.3f")
     tables.errors.to_csv(run_dir / "errors.csv", index=False, float_format="%.6f")
     tables.timeseries.to_csv(run_dir / "timeseries.csv", index=False, float_format="%.3f")

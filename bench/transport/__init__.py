@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bench.config import EndpointSpec, TransportSpec
+from bench.config import EndpointSpec, TransportSpec, pool_size
 from bench.transport.base import InvokeResponse, StreamResponse, StreamTransport, Transport
 
 if TYPE_CHECKING:  # imported when used: each pulls in its HTTP stack
@@ -21,23 +21,27 @@ __all__ = [
 ]
 
 
-def make_transport(endpoint: EndpointSpec, spec: TransportSpec) -> Transport:
-    """The transport for a run: the container contract for ``--container-url``, else boto3 or fast."""
+def make_transport(endpoint: EndpointSpec, spec: TransportSpec, *, users: int = 0) -> Transport:
+    """The transport for a run: the container contract for ``--container-url``, else boto3 or fast.
+
+    ``users``: the most users this process will run at once (its pool holds a connection for each)."""
     if endpoint.container_url:
         from bench.transport.container import ContainerTransport
 
-        transport = ContainerTransport(endpoint, spec)
+        transport = ContainerTransport(endpoint, spec, pool_size=pool_size(users))
         transport.ping()
         return transport
-    return make_stream_transport(endpoint, spec)
+    return make_stream_transport(endpoint, spec, users=users)
 
 
-def make_stream_transport(endpoint: EndpointSpec, spec: TransportSpec) -> FastTransport | Boto3Transport:
+def make_stream_transport(
+    endpoint: EndpointSpec, spec: TransportSpec, *, users: int = 0
+) -> FastTransport | Boto3Transport:
     """The SDK's operations (both, streaming too): boto3, or fast (``spec.kind``)."""
     if spec.kind == "fast":
         from bench.transport.fast import FastTransport
 
-        return FastTransport(endpoint, spec)
+        return FastTransport(endpoint, spec, pool_size=pool_size(users))
     from bench.transport.boto import Boto3Transport
 
-    return Boto3Transport(endpoint, spec)
+    return Boto3Transport(endpoint, spec, pool_size=pool_size(users))

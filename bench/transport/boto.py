@@ -87,14 +87,14 @@ def make_session(endpoint: EndpointSpec) -> boto3.session.Session:
 class Boto3Transport:
     """InvokeEndpoint through an unmodified boto3 client."""
 
-    def __init__(self, endpoint: EndpointSpec, spec: TransportSpec) -> None:
+    def __init__(self, endpoint: EndpointSpec, spec: TransportSpec, *, pool_size: int = 10) -> None:
         session = make_session(endpoint)
         local = is_local(endpoint)
         config = Config(
             connect_timeout=spec.connect_timeout_s,
             read_timeout=spec.read_timeout_s,
             retries={"total_max_attempts": 1, "mode": "legacy"},
-            max_pool_connections=max(10, spec.pool_connections),
+            max_pool_connections=pool_size,
             signature_version=UNSIGNED if local and session.get_credentials() is None else None,
         )
         try:

@@ -17,13 +17,13 @@ from bench.transport.translate import model_error_from_container
 
 
 class ContainerTransport:
-    def __init__(self, endpoint: EndpointSpec, spec: TransportSpec) -> None:
+    def __init__(self, endpoint: EndpointSpec, spec: TransportSpec, *, pool_size: int = 10) -> None:
         if not endpoint.container_url:
             raise ConfigError("container transport needs --container-url http://HOST:PORT")
         self._base = endpoint.container_url.rstrip("/")
         self._endpoint = endpoint
         self._pool = urllib3.PoolManager(
-            maxsize=max(10, spec.pool_connections),
+            maxsize=pool_size,
             timeout=urllib3.Timeout(connect=spec.connect_timeout_s, read=spec.read_timeout_s),
             retries=False,
         )

@@ -61,7 +61,7 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 class FastTransport:
     """InvokeEndpoint and InvokeEndpointWithResponseStream for one endpoint; one per process."""
 
-    def __init__(self, endpoint: EndpointSpec, spec: TransportSpec) -> None:
+    def __init__(self, endpoint: EndpointSpec, spec: TransportSpec, *, pool_size: int = 10) -> None:
         session = make_session(endpoint)
         self.region: str = session.region_name
         self._credentials = session.get_credentials()  # None only for loopback endpoints (make_session)
@@ -95,7 +95,7 @@ class FastTransport:
         self._use_crt: dict[str, bool] = {}
         self._http = HTTPClient.from_url(
             self.url,
-            concurrency=max(10, spec.pool_connections),
+            concurrency=pool_size,
             connection_timeout=spec.connect_timeout_s,
             network_timeout=spec.read_timeout_s,
             block_size=64 * 1024,  # socket reads of whole bodies; streams read message by message

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
-from support import TEST_EMULATOR_CONFIG, only_run_dir, run_locust
+from support import TEST_EMULATOR_CONFIG, locust_totals, only_run_dir, read_requests, run_locust
 from triton_server import PYTHON_BACKEND_DATATYPES, TritonServer
 
 from bench import errors
@@ -135,15 +136,15 @@ def test_fp16_output_as_json_is_refused_like_triton(triton_identity: TritonServe
     assert "sending FP16 data via JSON is not supported" in (caught.value.original_message or "")
 
 
-def test_headless_locust_against_the_real_server(triton_add_sub: TritonServer, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_headless_locust_against_the_real_server(triton_add_sub: TritonServer, tmp_path: Path) -> None:
     result = run_locust(
         "--headless", "-u", "4", "-r", "4", "-t", "4s", "TritonUser", "--container-url", triton_add_sub.sagemaker_url,
         "--input", "INPUT0:FP32:1,16", "--input", "INPUT1:FP32:1,16", "--output", "OUTPUT0:FP32:1,16",
         "--report-dir", str(tmp_path / "reports"), "--json-file", str(tmp_path / "locust"),
     )  # fmt: skip
     assert result.code == 0, result.stderr[-3000:]
-    entries = json.loads((tmp_path / "locust.json").read_text())
-    total, failures = sum(e["num_requests"] for e in entries), sum(e["num_failures"] for e in entries)
-    rows = (only_run_dir(tmp_path / "reports") / "requests.csv").read_text().splitlines()[1:]
+    total, failures = locust_totals(tmp_path / "locust")
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
     assert failures == 0
     assert len(rows) == total > 50
+    assert {r["status"] for r in rows} == {"ok"}

@@ -4,22 +4,19 @@ generate_stream through InvokeEndpointWithResponseStream."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from locust.env import Environment
+from clients import run_streaming_user
 from triton_server import PYTHON_BACKEND_DATATYPES, TritonServer
 
 from bench import errors
-from bench.collect import CsvRecordWriter, RequestCollector
 from bench.config import EndpointSpec, PayloadSpec, StreamSpec, TransportSpec, parse_tensor_spec
 from bench.emulator.process import EmulatorProcess, start_emulator
-from bench.payload.llm import build_stream_bodies
 from bench.payload.pool import build_requests, build_tensor_sets
 from bench.payload.triton import decode_response
 from bench.transport import make_stream_transport, make_transport
-from bench.users import SageMakerStreamingUser, StreamWorkload, attach_workload
 
 DATATYPES = PYTHON_BACKEND_DATATYPES
 TRANSPORTS = pytest.mark.parametrize("kind", ["boto3", "fast"])
@@ -83,29 +80,16 @@ def test_triton_errors_through_each_transport_and_the_proxy(
 
 @TRANSPORTS
 def test_generate_stream_through_the_proxy_gives_ttfp_and_tokens(
-    add_sub_proxy: EmulatorProcess, tmp_path, kind: str
-) -> None:  # type: ignore[no-untyped-def]
+    add_sub_proxy: EmulatorProcess, tmp_path: Path, kind: str
+) -> None:
     spec = StreamSpec(
         endpoint=_endpoint(add_sub_proxy), stream_format="auto", prompts=("hello",), max_tokens=8
     )
     transport = make_stream_transport(spec.endpoint, TransportSpec(kind=kind))
-    environment = Environment(user_classes=[SageMakerStreamingUser])
-    bodies = build_stream_bodies(spec.prompts, None, "triton", spec.max_tokens)
-    attach_workload(environment, StreamWorkload(spec, bodies, transport))
-    collector = RequestCollector(CsvRecordWriter(tmp_path / "requests.csv"), clock=time.time)
-    environment.events.request.add_listener(collector.on_request)
-
-    class _Streamer(SageMakerStreamingUser):
-        pass
-
-    user = _Streamer(environment)
-    user.on_start()
-    for _ in range(3):
-        user.send_stream()
-    collector.close()
-    import csv
-
-    rows = list(csv.DictReader((tmp_path / "requests.csv").open()))
+    try:
+        rows = run_streaming_user(spec, transport, tmp_path / "requests.csv", count=3, body_format="triton")
+    finally:
+        transport.close()
     assert [r["status"] for r in rows] == ["ok"] * 3, rows[0]
     for row in rows:
         assert row["tokens"] == "8"

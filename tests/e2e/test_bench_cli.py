@@ -8,10 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 from support import TEST_EMULATOR_CONFIG, only_run_dir, run_bench, run_locust
-
-pytestmark = pytest.mark.e2e
 
 
 def test_invoke_prints_decoded_outputs() -> None:

@@ -6,10 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
 from support import TEST_EMULATOR_CONFIG, only_run_dir, run_bench, run_locust
-
-pytestmark = pytest.mark.e2e
 
 
 def _capacity_run(tmp_path: Path, endpoint: str, *extra: str) -> tuple[dict[str, object], Path, str]:

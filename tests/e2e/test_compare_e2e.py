@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 from support import only_run_dir, run_bench, run_locust
 
 from bench.analysis.compare import Comparison, MetricComparison, compare_runs
 from bench.report.comparison import format_comparison
-
-pytestmark = pytest.mark.e2e
 
 ENDPOINT = """
 seed = 5
@@ -61,6 +58,8 @@ def test_slower_service_time_regresses_and_a_rerun_does_not(tmp_path: Path) -> N
     assert p50.baseline_count > 200
     assert p50.regressed
     assert slower.failed
+    # +3 ms on 10 ms (plus the harness's own ~1 ms) is about +27%: the interval must exclude +10% and be
+    # narrow enough to mean something (below +50%).
     assert 0.1 < p50.ci_low <= p50.change <= p50.ci_high < 0.5
 
     same = compare_runs(baseline, rerun, max_regression=0.10)

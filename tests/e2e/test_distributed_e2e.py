@@ -4,22 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import socket
 import subprocess
 import time
 from pathlib import Path
 
-import pytest
-from support import BIN, LOCUSTFILE, ROOT, clean_env, only_run_dir, run_locust
-
-pytestmark = pytest.mark.e2e
+from support import free_port, locust_totals, only_run_dir, read_requests, run_locust, start_locust
 
 
 def _check(tmp_path: Path, workers: int) -> None:
-    entries = json.loads((tmp_path / "locust.json").read_text())
-    total = sum(e["num_requests"] for e in entries)
-    with (only_run_dir(tmp_path / "reports") / "requests.csv").open(newline="") as handle:
-        rows = list(csv.DictReader(handle))
+    total, _ = locust_totals(tmp_path / "locust")
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
     assert len(rows) == total > 100
     assert len({r["worker"] for r in rows}) == workers
     assert "master" not in {r["worker"] for r in rows}
@@ -35,26 +29,17 @@ def test_processes_2_ship_every_record_to_the_master(tmp_path: Path) -> None:
 
 
 def test_master_and_two_worker_processes(tmp_path: Path) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    common = [str(BIN / "locust"), "-f", str(LOCUSTFILE), "TritonUser"]
+    port = free_port()
+    worker_args = ("TritonUser", "--worker", "--master-host", "127.0.0.1", "--master-port", str(port))
     workers = [
-        subprocess.Popen(
-            [*common, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)],
-            cwd=ROOT,
-            env=clean_env(),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
+        start_locust(*worker_args, stdout=subprocess.DEVNULL, stderr=(tmp_path / f"worker-{i}.txt").open("w"))
+        for i in range(2)
     ]
     try:
-        master = subprocess.run(
-            [*common, "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port), "--headless", "--expect-workers", "2",
-             "-u", "4", "-r", "4", "-t", "4s", "--report-dir", str(tmp_path / "reports"), "--json-file", str(tmp_path / "locust")],
-            cwd=ROOT, env=clean_env(), capture_output=True, text=True, timeout=90, check=False,
+        master = run_locust(
+            "TritonUser", "--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+            "--headless", "--expect-workers", "2", "-u", "4", "-r", "4", "-t", "4s",
+            "--report-dir", str(tmp_path / "reports"), "--json-file", str(tmp_path / "locust"),
         )  # fmt: skip
     finally:
         for worker in workers:
@@ -62,7 +47,7 @@ def test_master_and_two_worker_processes(tmp_path: Path) -> None:
                 worker.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 worker.kill()
-    assert master.returncode == 0, master.stderr[-3000:]
+    assert master.code == 0, master.stderr[-3000:]
     _check(tmp_path, workers=2)
 
 
@@ -109,5 +94,6 @@ def test_gate_abort_works_on_the_workers_merged_live_statistics(tmp_path: Path) 
         "--report-dir", str(tmp_path / "r"), "--gate", "max(latency)<0.5ms", "--gate-abort",
     )  # fmt: skip
     assert result.code == 3, result.stderr[-3000:]
+    # Fast enough: long before the 60 s run time, two worker processes' start-up included.
     assert time.monotonic() - started < 40
     assert "stopped early (--gate-abort): max(latency)<0.5ms can no longer pass" in result.stdout

@@ -1,80 +1,49 @@
 """The Inference tab in a real headless chromium: a run started from Locust's web UI shows live TTFP.
 
 ``locust -f locustfiles/triton.py`` with its web UI on 127.0.0.1 (emulator auto-started), driven by
-``tests/inference_tab_browser.py`` (playwright with the system chromium, in its own process). Skipped
-when chromium or playwright is missing, unless ``BENCH_REQUIRE_BROWSER=1`` (CI), where it fails.
+``tests/inference_tab_browser.py`` (playwright with Debian's chromium, in its own process). Skipped with
+one line saying how to install what is missing (``apt-get install chromium``), unless
+``BENCH_REQUIRE_BROWSER=1`` (CI), where it fails. ``BENCH_CHROMIUM`` names another chromium binary.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
-import pytest
-from support import BIN, LOCUSTFILE, ROOT, clean_env, only_run_dir
+from support import (
+    CHROMIUM,
+    ROOT,
+    free_port,
+    only_run_dir,
+    read_requests,
+    require_browser,
+    skip_without_browser,
+    start_locust,
+    wait_for_web_ui,
+    wait_until,
+)
 
-pytestmark = pytest.mark.e2e
-
-CHROMIUM = Path("/usr/bin/chromium")
 DRIVER = ROOT / "tests" / "inference_tab_browser.py"
 
 
-def _browser_or_skip() -> None:
-    missing = []
-    if not CHROMIUM.exists():
-        missing.append(f"{CHROMIUM} (Debian package chromium)")
-    if importlib.util.find_spec("playwright") is None:
-        missing.append("the playwright Python package (pip install -e '.[dev]')")
-    if not missing:
-        return
-    reason = f"no headless browser: missing {' and '.join(missing)}"
-    if os.environ.get("BENCH_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"{reason}; BENCH_REQUIRE_BROWSER=1 requires it")
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def _wait_for_ui(url: str, process: subprocess.Popen[str], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"locust exited with {process.returncode} before its web UI came up")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"no web UI at {url} after {timeout_s:g} s")
-
-
+@skip_without_browser()
 def test_inference_tab_shows_live_ttfp_for_the_streaming_user(tmp_path: Path) -> None:
-    _browser_or_skip()
-    port = _free_port()
+    require_browser()  # fails when the browser is missing and BENCH_REQUIRE_BROWSER=1
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     reports = tmp_path / "reports"
-    locust = subprocess.Popen(
-        [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
-         "--report-dir", str(reports)],
-        cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    locust = start_locust(
+        "--web-host", "127.0.0.1", "--web-port", str(port), "--report-dir", str(reports),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )  # fmt: skip
     try:
-        _wait_for_ui(url, locust, timeout_s=15)
+        wait_for_web_ui(url, locust, timeout_s=15)
         driven = subprocess.run(
-            [sys.executable, str(DRIVER), url, "demo-llm", str(tmp_path)],
+            [sys.executable, str(DRIVER), url, "demo-llm", str(tmp_path), str(CHROMIUM)],
             capture_output=True, text=True, timeout=45, check=False, cwd=ROOT,
         )  # fmt: skip
         seen = json.loads(driven.stdout) if driven.returncode == 0 else {}
@@ -112,39 +81,36 @@ def _fetch(url: str) -> bytes:
         return body
 
 
-def _inference_requests(url: str) -> int:
+def _inference_requests(url: str, at_least: int = 0) -> int:
+    """The requests counted in the Inference tab's rows; 0 while they are fewer than ``at_least``."""
     with urllib.request.urlopen(f"{url}stats/requests", timeout=5) as response:
         body = json.loads(response.read())
     rows = next(e["data"] for e in body["extended_stats"] if e["key"] == "inference")
-    return sum(int(row["requests"]) for row in rows)
+    count = sum(int(row["requests"]) for row in rows)
+    return count if count >= at_least else 0
 
 
 def test_reset_stats_starts_the_live_figures_over_and_keeps_every_record(tmp_path: Path) -> None:
     """Locust's Reset Stats button resets the Inference tab with its own tables; requests.csv keeps all."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/"
     reports = tmp_path / "reports"
-    locust = subprocess.Popen(
-        [str(BIN / "locust"), "-f", str(LOCUSTFILE), "--web-host", "127.0.0.1", "--web-port", str(port),
-         "--autostart", "-u", "2", "-r", "2", "-t", "12s", "--autoquit", "1", "TritonUser",
-         "--report-dir", str(reports), "--json-file", str(tmp_path / "locust")],
-        cwd=ROOT, env=clean_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    locust = start_locust(
+        "--web-host", "127.0.0.1", "--web-port", str(port),
+        "--autostart", "-u", "2", "-r", "2", "-t", "12s", "--autoquit", "1", "TritonUser",
+        "--report-dir", str(reports), "--json-file", str(tmp_path / "locust"),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     try:
-        _wait_for_ui(url, locust, timeout_s=15)
-        deadline = time.monotonic() + 20
-        before = 0
-        while before < 500 and time.monotonic() < deadline:
-            time.sleep(0.5)
-            before = _inference_requests(url)
+        wait_for_web_ui(url, locust, timeout_s=15)
+        before = wait_until(lambda: _inference_requests(url, at_least=500), 20.0, 0.5, what="500 requests")
         urllib.request.urlopen(urllib.request.Request(f"{url}stats/reset", method="POST"), timeout=5).close()
         after = _inference_requests(url)
         _, stderr = locust.communicate(timeout=60)
     finally:
         if locust.poll() is None:
             locust.kill()
-    assert before >= 500, stderr[-2000:]
+    assert locust.returncode == 0, stderr[-2000:]
     assert after < before / 4, (before, after)
-    with (only_run_dir(reports) / "requests.csv").open() as handle:
-        rows = sum(1 for _ in handle) - 1
+    rows = len(read_requests(only_run_dir(reports)))
     assert rows > before  # the file has every record, from before the reset too

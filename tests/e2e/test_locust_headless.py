@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
-import csv
 import json
+import signal
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
-from support import TEST_EMULATOR_CONFIG, Finished, only_run_dir, run_locust
+from support import (
+    DATA,
+    TEST_EMULATOR_CONFIG,
+    Finished,
+    free_port,
+    locust_totals,
+    only_run_dir,
+    read_requests,
+    run_locust,
+    start_locust,
+    wait_for_web_ui,
+    wait_until,
+)
 
-from bench.collect import COLUMNS
-
-pytestmark = pytest.mark.e2e
+from bench.emulator.process import start_emulator
 
 
 def _locust_request_count(prefix: Path) -> tuple[int, int]:
@@ -21,19 +35,11 @@ def _locust_request_count(prefix: Path) -> tuple[int, int]:
     Locust rewrites ``_stats.csv`` on a one-second timer, so requests that complete while the run
     shuts down can be missing from it (seen: 1357 in the CSV, 1358 in the JSON and in requests.csv).
     """
-    entries = json.loads(Path(f"{prefix}.json").read_text())
-    total, failures = sum(e["num_requests"] for e in entries), sum(e["num_failures"] for e in entries)
+    total, failures = locust_totals(prefix)
     stats = pd.read_csv(f"{prefix}_stats.csv")
     aggregated = stats[stats["Name"] == "Aggregated"].iloc[0]
     assert total - 4 <= int(aggregated["Request Count"]) <= total  # at most one in flight per user
     return total, failures
-
-
-def _rows(run_dir: Path) -> list[dict[str, str]]:
-    with (run_dir / "requests.csv").open(newline="") as handle:
-        reader = csv.DictReader(handle)
-        assert tuple(reader.fieldnames or ()) == COLUMNS
-        return list(reader)
 
 
 def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
@@ -55,7 +61,7 @@ def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
     assert result.code == 0, result.stderr[-3000:]
     assert "started the built-in emulator at http://127.0.0.1:" in result.stdout
     run_dir = only_run_dir(tmp_path / "reports")
-    rows = _rows(run_dir)
+    rows = read_requests(run_dir)
     locust_count, locust_failures = _locust_request_count(tmp_path / "locust")
     assert len(rows) == locust_count > 100
     assert locust_failures == 0
@@ -76,9 +82,10 @@ def test_headless_run_against_the_embedded_default(tmp_path: Path) -> None:
     assert stream_row["count"] == len(streams)
     assert 0 < stream_row["ttfp_p50_ms"] <= stream_row["ttfp_p99_ms"]
     assert stream_row["tokens_per_s"] > 0
-    assert (
-        25.0 < stream_row["output_tokens_per_s_p50"] < 55.0
-    )  # demo-llm: 20 ms a token, slower with more sequences
+    # demo-llm: 20 ms a token, so at most 50 a second (+10% for rounding); slower with more sequences at
+    # once and on a busy machine, so the lower bound only catches a wrong unit.
+    assert stream_row["output_tokens_per_s_p50"] <= 55.0
+    assert stream_row["output_tokens_per_s_p50"] > 5.0
     run = json.loads((run_dir / "run.json").read_text())
     assert run["records"] == locust_count
     assert run["config"]["endpoint"]["emulated"] is True
@@ -94,7 +101,7 @@ def test_endpoint_faults_are_records_not_crashes(tmp_path: Path) -> None:
         "--report-dir", str(tmp_path / "reports"), "--csv", str(tmp_path / "locust"), "--json-file", str(tmp_path / "locust"),
     )  # fmt: skip
     assert result.code == 1, result.stderr[-3000:]  # Locust's exit code when requests failed (no gates given)
-    rows = _rows(only_run_dir(tmp_path / "reports"))
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
     locust_count, locust_failures = _locust_request_count(tmp_path / "locust")
     assert len(rows) == locust_count
     failed = [r for r in rows if r["status"] == "error"]
@@ -149,7 +156,10 @@ BAD_INPUTS = {
         ["--endpoint", "my-endpoint", "--region", "us-east-1", "--input", "A:FP32:1"],
         "no AWS credentials for endpoint my-endpoint",
     ),
-    "bad emulator config": (["--emulator-config", "{bad_toml}"], "bad.toml"),
+    "bad emulator config": (
+        ["--emulator-config", str(DATA / "emulator-bad-kind.toml")],
+        "emulator-bad-kind.toml: endpoint[x].kind: unknown kind 'teapot'",
+    ),
     "oversized payload": (["--input", "INPUT0:FP32:1,1600000"], "over SageMaker's real-time limit"),
 }
 
@@ -160,7 +170,6 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
     files = {
         "{bad_json}": _write(tmp_path, "bad.json", '{"data": [{"INPUT0": [1, 2'),
         "{data_json}": _write(tmp_path, "data.json", json.dumps({"data": [{"INPUT0": [0.5] * 16}]})),
-        "{bad_toml}": _write(tmp_path, "bad.toml", '[[endpoint]]\nname = "x"\nkind = "teapot"\n'),
     }
     result = _bad(tmp_path, *[files.get(a, a) for a in args])
     assert result.code == 2, (result.stdout[-2000:], result.stderr[-2000:])
@@ -172,8 +181,6 @@ def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
 
 
 def test_headless_run_against_a_container_url(tmp_path: Path) -> None:
-    from bench.emulator.process import start_emulator
-
     with start_emulator(TEST_EMULATOR_CONFIG, container="demo-triton") as container:
         result = run_locust(
             "--headless", "-u", "2", "-r", "2", "-t", "3s", "TritonUser", "--container-url", container.url,
@@ -182,62 +189,41 @@ def test_headless_run_against_a_container_url(tmp_path: Path) -> None:
         )  # fmt: skip
     assert result.code == 0, result.stderr[-3000:]
     assert "started the built-in emulator" not in result.stdout
-    rows = _rows(only_run_dir(tmp_path / "reports"))
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
     assert len(rows) == _locust_request_count(tmp_path / "locust")[0] > 50
     assert {(r["endpoint"], r["name"], r["status"]) for r in rows} == {("container", "container", "ok")}
 
 
 def test_web_ui_run_writes_the_same_files(tmp_path: Path) -> None:
     """Mode 1: Locust's web UI starts and stops a run against the embedded emulator."""
-    import signal
-    import socket
-    import subprocess
-    import time
-    import urllib.request
-
-    from support import BIN, LOCUSTFILE, ROOT, clean_env
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [
-        str(BIN / "locust"),
-        "-f",
-        str(LOCUSTFILE),
-        "--web-host",
-        "127.0.0.1",
-        "--web-port",
-        str(port),
-        "--report-dir",
-        str(tmp_path / "reports"),
-    ]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+    process = start_locust(
+        "--web-host", "127.0.0.1", "--web-port", str(port), "--report-dir", str(tmp_path / "reports"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+    def stopped() -> dict[str, Any] | None:
+        """Locust's statistics once its runner has stopped (its count is final then), else None."""
+        with urllib.request.urlopen(base + "/stats/requests", timeout=5) as response:
+            report: dict[str, Any] = json.load(response)
+        return report if report["state"] == "stopped" else None
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(base + "/", timeout=1).read()
-                break
-            except OSError:
-                assert time.monotonic() < deadline, "web UI did not come up"
-                time.sleep(0.2)
+        wait_for_web_ui(base + "/", process, timeout_s=30)
         swarm = urllib.request.Request(
             base + "/swarm", data=b"user_count=2&spawn_rate=2&host=", method="POST"
         )
         assert json.loads(urllib.request.urlopen(swarm, timeout=5).read())["success"] is True
-        time.sleep(3)
+        time.sleep(3)  # the load
         urllib.request.urlopen(urllib.request.Request(base + "/stop", method="POST"), timeout=5).read()
-        time.sleep(1)
-        stats = json.loads(urllib.request.urlopen(base + "/stats/requests", timeout=5).read())
-        requests = next(s["num_requests"] for s in stats["stats"] if s["name"] == "Aggregated")
+        final = wait_until(stopped, 15.0, 0.2, what="the runner stopping")
+        requests = next(s["num_requests"] for s in final["stats"] if s["name"] == "Aggregated")
     finally:
         process.send_signal(signal.SIGINT)
         output, _ = process.communicate(timeout=30)
     assert process.returncode == 0, output[-3000:]
-    rows = _rows(only_run_dir(tmp_path / "reports"))
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
     assert len(rows) == requests > 50
     assert (only_run_dir(tmp_path / "reports") / "summary.csv").exists()
 
@@ -249,7 +235,7 @@ def test_stream_faults_are_records_with_stage(tmp_path: Path) -> None:
         "--report-dir", str(tmp_path / "reports"), "--csv", str(tmp_path / "locust"), "--json-file", str(tmp_path / "locust"),
     )  # fmt: skip
     assert result.code == 1, result.stderr[-3000:]
-    rows = _rows(only_run_dir(tmp_path / "reports"))
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
     total, failures = _locust_request_count(tmp_path / "locust")
     assert len(rows) == total > 20
     failed = [r for r in rows if r["status"] == "error"]

@@ -9,8 +9,6 @@ from pathlib import Path
 import pytest
 from support import run_bench
 
-pytestmark = pytest.mark.e2e
-
 
 def test_selfbench_quick_writes_its_table_and_csv(tmp_path: Path) -> None:
     result = run_bench("selfbench", "--quick", "--out", str(tmp_path), timeout_s=240)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 
 import numpy as np
 import pytest
+from support import free_port
 
 from bench import errors
 from bench.config import (
@@ -109,6 +109,8 @@ def test_add_sub_values_and_image_paths(emulator: EmulatorProcess) -> None:
 def test_injected_faults_arrive_as_bench_errors(
     emulator: EmulatorProcess, endpoint: str, expected: type[errors.EndpointError]
 ) -> None:
+    # The emulator serves each fault endpoint (else a ValidationError would be "not found", not injected).
+    assert (endpoint in emulator.endpoints) is (endpoint != "no-such-endpoint")
     payload = PayloadSpec(
         inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16"))
     )
@@ -142,6 +144,7 @@ def test_variant_weights_and_target_variant(emulator: EmulatorProcess) -> None:
         transport.invoke(request.body, request.content_type, f"w{i}").variant for i in range(400)
     )
     assert set(counts) == {"primary", "canary"}
+    # Not timing: weight 0.8 of 400 draws, 3 standard deviations (0.02 each) either way.
     assert 0.74 <= counts["primary"] / 400 <= 0.86
     forced = _transport(emulator, "weighted", target_variant="canary")
     assert {forced.invoke(request.body, request.content_type, f"f{i}").variant for i in range(20)} == {
@@ -167,11 +170,8 @@ def test_timeouts_and_refused_connections(emulator: EmulatorProcess) -> None:
     )
     with pytest.raises(errors.TimeoutError_):
         _invoke(_transport(emulator, "slow", read_timeout_s=0.3), payload)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     refused = make_transport(
-        EndpointSpec(name="x", endpoint_url=f"http://127.0.0.1:{closed_port}", emulated=True),
+        EndpointSpec(name="x", endpoint_url=f"http://127.0.0.1:{free_port()}", emulated=True),
         TransportSpec(connect_timeout_s=1.0),
     )
     request = build_requests(payload)[0]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from support import TEST_EMULATOR_CONFIG
+from support import TEST_EMULATOR_CONFIG, free_port
 
 from bench import errors
 from bench.config import EndpointSpec, PayloadSpec, TransportSpec, parse_tensor_spec
@@ -63,11 +62,8 @@ def test_container_error_status_becomes_a_model_error(container: EmulatorProcess
 
 
 def test_ping_is_checked_before_the_run() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with pytest.raises(errors.ConfigError, match="/ping failed"):
-        _transport(f"http://127.0.0.1:{port}")
+        _transport(f"http://127.0.0.1:{free_port()}")
 
 
 def test_emulator_without_container_mode_has_no_invocations_route(emulator: EmulatorProcess) -> None:

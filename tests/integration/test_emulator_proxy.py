@@ -19,11 +19,10 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import boto3
 import numpy as np
 import pytest
-from botocore.config import Config
 from botocore.exceptions import EventStreamError
+from clients import emulator_stats, runtime_client
 from support import BIN, ROOT, TEST_EMULATOR_CONFIG
 from tritonclient.http import InferenceServerClient, InferInput
 
@@ -35,17 +34,6 @@ BINARY_PREFIX = "application/vnd.sagemaker-triton.binary+json;json-header-size="
 LLM_BODY = json.dumps(
     {"inputs": "Tell me about load testing", "parameters": {"max_new_tokens": 8}, "stream": True}
 )
-
-
-def _client(url: str) -> Any:
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=Config(retries={"total_max_attempts": 1}),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -79,12 +67,6 @@ def _add_sub_request(input_name: str = "INPUT0") -> tuple[bytes, str, np.ndarray
     return body, f"{BINARY_PREFIX}{json_size}", a, b
 
 
-def _stats(process: EmulatorProcess) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{process.url}/_emulator/stats", timeout=5) as response:
-        stats: dict[str, Any] = json.load(response)
-    return stats
-
-
 def _ping(process: EmulatorProcess) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(f"{process.url}/ping", timeout=10) as response:
@@ -101,7 +83,7 @@ def _drain(stream: Any, parts: list[bytes]) -> None:
 def test_triton_values_round_trip_through_the_proxy(triton_proxy: EmulatorProcess) -> None:
     assert triton_proxy.endpoints == ["upstream"]
     body, content_type, a, b = _add_sub_request()
-    response = _client(triton_proxy.url).invoke_endpoint(
+    response = runtime_client(triton_proxy.url).invoke_endpoint(
         EndpointName="any-endpoint-name", Body=body, ContentType=content_type
     )
     assert response["InvokedProductionVariant"] == "AllTraffic"
@@ -111,13 +93,13 @@ def test_triton_values_round_trip_through_the_proxy(triton_proxy: EmulatorProces
     result = InferenceServerClient.parse_response_body(response["Body"].read(), header_length=header_length)
     np.testing.assert_array_equal(result.as_numpy("OUTPUT0"), a + b)
     np.testing.assert_array_equal(result.as_numpy("OUTPUT1"), a - b)
-    proxy_stats = _stats(triton_proxy)["proxy"]
+    proxy_stats = emulator_stats(triton_proxy)["proxy"]
     assert proxy_stats["requests"] >= 1
     assert proxy_stats["ok"] >= 1
 
 
 def test_container_error_becomes_model_error_with_the_original_body(triton_proxy: EmulatorProcess) -> None:
-    client = _client(triton_proxy.url)
+    client = runtime_client(triton_proxy.url)
     body, content_type, _, _ = _add_sub_request("WRONG")
     with pytest.raises(client.exceptions.ModelError) as info:
         client.invoke_endpoint(EndpointName="tokens", Body=body, ContentType=content_type)
@@ -133,7 +115,7 @@ def test_container_error_becomes_model_error_with_the_original_body(triton_proxy
 
 
 def test_endpoint_names_and_variants_are_still_checked(triton_proxy: EmulatorProcess) -> None:
-    client = _client(triton_proxy.url)
+    client = runtime_client(triton_proxy.url)
     with pytest.raises(client.exceptions.ValidationError, match="regular expression pattern"):
         client.invoke_endpoint(EndpointName="not_a_valid_name", Body=b"{}")
     with pytest.raises(client.exceptions.ValidationError, match="Variant canary not found"):
@@ -186,7 +168,7 @@ def test_headers_reach_the_container_and_ping_reflects_it() -> None:
     threading.Thread(target=recorder.serve_forever, daemon=True).start()
     try:
         with start_emulator(upstream=f"http://127.0.0.1:{recorder.server_address[1]}/") as proxy:
-            response = _client(proxy.url).invoke_endpoint(
+            response = runtime_client(proxy.url).invoke_endpoint(
                 EndpointName="recorded",
                 Body=b'{"x": 1}',
                 ContentType="application/json",
@@ -226,7 +208,7 @@ def test_stopped_container_fails_ping_and_invocations_answer_model_error_0() -> 
         assert _ping(proxy) == (200, b"")
         upstream.stop()
         assert _ping(proxy) == (503, b"")
-        client = _client(proxy.url)
+        client = runtime_client(proxy.url)
         body, content_type, _, _ = _add_sub_request()
         for call in (client.invoke_endpoint, client.invoke_endpoint_with_response_stream):
             with pytest.raises(client.exceptions.ModelError) as info:
@@ -239,7 +221,7 @@ def test_stopped_container_fails_ping_and_invocations_answer_model_error_0() -> 
                 == "Amazon SageMaker could not get a response from the gone endpoint."
             )
             assert error["Error"]["Message"].startswith("Received server error (0) from primary with message")
-        assert _stats(proxy)["proxy"]["no_response"] == 2
+        assert emulator_stats(proxy)["proxy"]["no_response"] == 2
 
 
 def test_stream_parts_concatenate_to_the_container_stream_and_arrive_over_time(
@@ -253,7 +235,7 @@ def test_stream_parts_concatenate_to_the_container_stream_and_arrive_over_time(
     with urllib.request.urlopen(request, timeout=5) as direct:
         expected = direct.read()
     started = time.perf_counter()
-    response = _client(llm_proxy.url).invoke_endpoint_with_response_stream(
+    response = runtime_client(llm_proxy.url).invoke_endpoint_with_response_stream(
         EndpointName="llm", Body=LLM_BODY, ContentType="application/json", CustomAttributes="c=1"
     )
     assert response["ContentType"] == "text/event-stream"
@@ -270,7 +252,7 @@ def test_stream_parts_concatenate_to_the_container_stream_and_arrive_over_time(
 
 
 def test_stream_errors_before_and_during_the_stream(llm_proxy: EmulatorProcess) -> None:
-    client = _client(llm_proxy.url)
+    client = runtime_client(llm_proxy.url)
     with pytest.raises(client.exceptions.ModelError) as info:
         client.invoke_endpoint_with_response_stream(EndpointName="llm", Body=b"{}")
     assert info.value.response["OriginalStatusCode"] == 400
@@ -280,14 +262,16 @@ def test_stream_errors_before_and_during_the_stream(llm_proxy: EmulatorProcess) 
         start_emulator(TEST_EMULATOR_CONFIG, container="llm-dropconnection") as upstream,
         start_emulator(upstream=upstream.url) as proxy,
     ):
-        response = _client(proxy.url).invoke_endpoint_with_response_stream(EndpointName="llm", Body=LLM_BODY)
+        response = runtime_client(proxy.url).invoke_endpoint_with_response_stream(
+            EndpointName="llm", Body=LLM_BODY
+        )
         parts: list[bytes] = []
         with pytest.raises(EventStreamError) as broken:
             _drain(response["Body"], parts)
         assert broken.value.response["Error"]["Code"] == "ModelStreamError"
         assert "stream from the model broke" in broken.value.response["Error"]["Message"]
         assert len(parts) == 3
-        assert _stats(proxy)["proxy"]["stream_errors"] == 1
+        assert emulator_stats(proxy)["proxy"]["stream_errors"] == 1
 
 
 def test_stream_path_and_cli_flags() -> None:
@@ -297,11 +281,11 @@ def test_stream_path_and_cli_flags() -> None:
             upstream=upstream.url, upstream_stream_path="/v2/models/tokens/generate_stream"
         ) as proxy,
     ):
-        client = _client(proxy.url)
+        client = runtime_client(proxy.url)
         with pytest.raises(client.exceptions.ModelError) as info:  # the emulated container has no such route
             client.invoke_endpoint_with_response_stream(EndpointName="llm", Body=LLM_BODY)
         assert info.value.response["OriginalStatusCode"] == 404
-        assert _stats(proxy)["proxy"]["stream_path"] == "/v2/models/tokens/generate_stream"
+        assert emulator_stats(proxy)["proxy"]["stream_path"] == "/v2/models/tokens/generate_stream"
     with pytest.raises(ConfigError, match="--upstream localhost:8080: give the model container's address"):
         start_emulator(upstream="localhost:8080")
     serve = subprocess.Popen(

@@ -1,17 +1,16 @@
 """The emulator's streaming LLM endpoints as unmodified boto3 sees them, over real loopback sockets.
 
-One emulator child process (``start_emulator`` on port 0) serves every test with the configuration
-below. Expected tokens come from ``bench.emulator.llmformats`` (same prompt, same tokens); timing
-tests use fixed ttft/itl so that the figures have a known answer.
+One emulator child process (``start_emulator`` on port 0) serves every test with the endpoints of
+``tests/data/emulator-stream.toml``. Expected tokens come from ``bench.emulator.llmformats`` (same
+prompt, same tokens); timing tests use fixed ttft/itl so that the figures have a known answer. The
+formats, part planning and configuration checks (pure) are in ``tests/unit/``.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import itertools
 import json
-import random
 import re
 import socket
 import statistics
@@ -21,135 +20,42 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
-import botocore.config
 import pytest
 import urllib3.exceptions
 from botocore.exceptions import ClientError, EventStreamError
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from clients import emulator_stats, reset_emulator, runtime_client
+from support import DATA, wait_until
 
-from bench.emulator.config import load_config_text
 from bench.emulator.llmformats import content_type, full_response, generate_tokens, render_events
-from bench.emulator.llmstream import plan_parts
 from bench.emulator.process import EmulatorProcess, start_emulator
-from bench.emulator.render import render_toml
-from bench.errors import ConfigError
 
 PROMPT = "Tell me about load testing"
 FORMATS = ("ndjson", "tgi", "openai", "triton")
+# As configured in emulator-stream.toml: llm-<format> endpoints, their first chunks, 12 tokens; the
+# fault-<fault> endpoints fail after 3 parts.
 FIRST_CHUNK = {"ndjson": "none", "tgi": "empty", "openai": "role", "triton": "none"}
 TOKENS = 12
 FAULT_PARTS = 3
-
-
-def _llm(name: str, llm: str = "", faults: str = "", capacity: str = "", stream_faults: str = "") -> str:
-    return f"""
-[[endpoint]]
-name = "{name}"
-kind = "llm"
-[endpoint.capacity]
-{capacity}
-[endpoint.faults]
-{faults}
-[endpoint.llm]
-{llm}
-[endpoint.stream_faults]
-{stream_faults}
-"""
-
-
-QUICK = (
-    'ttft = { distribution = "fixed", ms = 5.0 }\nitl = { distribution = "fixed", ms = 1.0 }\n'
-    f'output_tokens = {{ distribution = "fixed", count = {TOKENS} }}\n'
-)
+STREAM_CONFIG = DATA / "emulator-stream.toml"
 STREAM_FAULT_CODES = {
     # fault -> (EventStreamError code, message fragment)
     "ModelInvocationTimeExceeded": ("ModelStreamError", "invocation time limit"),
     "StreamBroken": ("ModelStreamError", "stream from the model broke"),
     "InternalStreamFailure": ("InternalStreamFailure", "internal stream failure"),
 }
-CONFIG = "\n".join(
-    [
-        "seed = 5",
-        *(_llm(f"llm-{f}", f'format = "{f}"\nfirst_chunk = "{FIRST_CHUNK[f]}"\n' + QUICK) for f in FORMATS),
-        _llm(
-            "chopped",
-            'format = "openai"\nsplit_probability = 0.5\nmerge_probability = 0.5\n'
-            'ttft = { distribution = "fixed", ms = 1.0 }\nitl = { distribution = "fixed", ms = 0.0 }\n'
-            'output_tokens = { distribution = "fixed", count = 80 }',
-        ),
-        *(
-            _llm(f"fault-{f.lower()}", QUICK, stream_faults=f"{f} = 1.0\nafter_parts = {FAULT_PARTS}")
-            for f in (*STREAM_FAULT_CODES, "DropConnection")
-        ),
-        _llm("unavailable", QUICK, faults="ServiceUnavailable = 1.0"),
-        _llm("slow-start", QUICK, stream_faults="slow_first_byte_ms = 150.0"),
-        _llm(
-            "known",
-            'ttft = { distribution = "fixed", ms = 200.0 }\nitl = { distribution = "fixed", ms = 20.0 }\n'
-            'output_tokens = { distribution = "fixed", count = 20 }',
-        ),
-        _llm(
-            "paced",
-            'ttft = { distribution = "fixed", ms = 40.0 }\nitl = { distribution = "fixed", ms = 40.0 }\n'
-            'output_tokens = { distribution = "fixed", count = 5 }',
-        ),
-        _llm(
-            "tight",
-            'ttft = { distribution = "fixed", ms = 300.0 }\nitl = { distribution = "fixed", ms = 5.0 }\n'
-            'output_tokens = { distribution = "fixed", count = 3 }',
-            capacity="slots = 2\nqueue_limit = 0",
-        ),
-        _llm(
-            "batching",
-            'ttft = { distribution = "fixed", ms = 5.0 }\nitl = { distribution = "fixed", ms = 10.0 }\n'
-            'itl_growth = 0.5\noutput_tokens = { distribution = "fixed", count = 25 }',
-            capacity="slots = 8",
-        ),
-        _llm(
-            "single",
-            'ttft = { distribution = "fixed", ms = 5.0 }\nitl = { distribution = "fixed", ms = 20.0 }\n'
-            'output_tokens = { distribution = "fixed", count = 100 }',
-            capacity="slots = 1\nqueue_limit = 0",
-        ),
-        """
-[[endpoint]]
-name = "tensor"
-[[endpoint.model]]
-name = "echo"
-type = "identity"
-input = [ { name = "INPUT0", datatype = "INT32", dims = [4] } ]
-output = [ { name = "OUTPUT0", datatype = "INT32", dims = [4] } ]
-""",
-    ]
-)
 
 
 @pytest.fixture(scope="module")
-def stream_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
-    path = tmp_path_factory.mktemp("stream") / "emulator.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    process = start_emulator(path)
-    try:
+def stream_emulator() -> Iterator[EmulatorProcess]:
+    with start_emulator(STREAM_CONFIG) as process:
         yield process
-    finally:
-        process.stop()
 
 
 @pytest.fixture(scope="module")
 def client(stream_emulator: EmulatorProcess) -> Any:
-    return boto3.client(
-        "sagemaker-runtime",
-        endpoint_url=stream_emulator.url,
-        region_name="us-east-1",
-        aws_access_key_id="x",
-        aws_secret_access_key="y",
-        config=botocore.config.Config(retries={"total_max_attempts": 1}, max_pool_connections=16),
-    )
+    return runtime_client(stream_emulator.url)
 
 
 def _body(prompt: str = PROMPT, **extra: Any) -> bytes:
@@ -167,8 +73,7 @@ def _collect(response: dict[str, Any], received: list[bytes]) -> None:
 
 
 def _stats(emulator: EmulatorProcess, endpoint: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{emulator.url}/_emulator/stats", timeout=5) as response:
-        stats: dict[str, Any] = json.load(response)["by_endpoint"][endpoint]
+    stats: dict[str, Any] = emulator_stats(emulator)["by_endpoint"][endpoint]
     return stats
 
 
@@ -224,28 +129,6 @@ def test_every_format_streams_the_deterministic_tokens(client: Any, fmt: str) ->
     body = whole["Body"].read()
     expected = full_response(fmt, tokens, prompt_tokens=len(PROMPT.split()), model=endpoint)
     assert _normalized(body) == _normalized(expected)
-
-
-def test_formats_render_their_documented_shapes() -> None:
-    tokens = [" a", " b"]
-    assert render_events("ndjson", tokens) == [b'{"outputs": [" a"]}\n', b'{"outputs": [" b"]}\n']
-    tgi = render_events("tgi", tokens, first_chunk="empty")
-    assert [json.loads(e.removeprefix(b"data:"))["token"]["text"] for e in tgi] == ["", " a", " b"]
-    assert [json.loads(e.removeprefix(b"data:"))["generated_text"] for e in tgi] == [None, None, " a b"]
-    openai = render_events("openai", tokens, first_chunk="role", prompt_tokens=3)
-    assert openai[-1] == b"data: [DONE]\n\n"
-    chunks = [json.loads(e.removeprefix(b"data: ")) for e in openai[:-1]]
-    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant", "content": ""}
-    assert [c["choices"][0]["finish_reason"] for c in chunks[:3]] == [None, None, "stop"]
-    assert chunks[3]["choices"] == []
-    assert chunks[3]["usage"] == {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
-    assert len(render_events("openai", tokens, usage=False)) == 3
-    assert render_events("triton", tokens, model="m")[0] == (
-        b'data: {"model_name": "m", "model_version": "1", "text_output": " a"}\n\n'
-    )
-    assert json.loads(full_response("tgi", tokens)) == [{"generated_text": " a b"}]
-    assert json.loads(full_response("openai", tokens, 3))["usage"]["total_tokens"] == 5
-    assert generate_tokens("x", 5) == generate_tokens("x", 8)[:5] != generate_tokens("y", 5)
 
 
 def test_prompt_and_max_tokens_are_read_leniently(client: Any) -> None:
@@ -343,9 +226,12 @@ def test_known_answer_ttft_and_inter_token_time(client: Any) -> None:
     print(f"known answer: ttft {ttft_ms:.1f} ms, median gap {statistics.median(gaps_ms):.2f} ms, "
           f"min {min(gaps_ms):.2f}, max {max(gaps_ms):.2f}")  # fmt: skip
     assert len(arrivals) == 20
-    assert 200.0 <= ttft_ms <= 230.0
+    assert ttft_ms >= 200.0  # the injected 200 ms, timed from before the call: one sample, no upper bound
+    # Known answers (median of 19 gaps, and their sum), tolerance stated: 20 ms a gap, -10%/+20%; 380 ms
+    # for the 19, -10 ms when the first part is late, +30 ms when the last is (lateness is not accumulated:
+    # each part is due at ttft + i x itl, so late writes do not push the later ones back).
     assert 18.0 <= statistics.median(gaps_ms) <= 24.0
-    assert 370.0 <= (arrivals[-1] - arrivals[0]) * 1000 <= 410.0  # 19 gaps of 20 ms, lateness not accumulated
+    assert 370.0 <= (arrivals[-1] - arrivals[0]) * 1000 <= 410.0
 
 
 def test_frames_arrive_separately_on_the_socket(stream_emulator: EmulatorProcess) -> None:
@@ -369,7 +255,9 @@ def test_frames_arrive_separately_on_the_socket(stream_emulator: EmulatorProcess
     assert received.endswith(b"0\r\n\r\n")
     assert len(seen) == 5
     gaps_ms = [(b - a) * 1000 for a, b in itertools.pairwise(seen)]
-    assert all(30.0 <= gap <= 55.0 for gap in gaps_ms), gaps_ms
+    # Due 40 ms apart: a gap is shorter only by the previous part's lateness (10 ms of slack here); a late
+    # part makes its own gap longer, which says nothing about batching, so there is no upper bound.
+    assert min(gaps_ms) >= 30.0, gaps_ms
 
 
 def test_a_client_that_goes_away_frees_its_slot(client: Any, stream_emulator: EmulatorProcess) -> None:
@@ -385,7 +273,10 @@ def test_a_client_that_goes_away_frees_its_slot(client: Any, stream_emulator: Em
         sock.sendall(request)
         while b"PayloadPart" not in received:
             received += sock.recv(65536)
-    time.sleep(0.1)  # the emulator notices at its next write, 20 ms later
+    # The emulator notices at its next write (20 ms later) and frees the slot.
+    wait_until(
+        lambda: _stats(stream_emulator, "single")["disconnects"] == 1, 5.0, 0.01, what="the disconnect"
+    )
     response = client.invoke_endpoint(EndpointName="single", Body=_body(max_tokens=1))
     assert response["Body"].read() == full_response("tgi", generate_tokens(PROMPT, 1))
     stats = _stats(stream_emulator, "single")
@@ -397,7 +288,7 @@ def test_slow_first_byte_delays_the_response_headers(client: Any) -> None:
     response = client.invoke_endpoint_with_response_stream(EndpointName="slow-start", Body=_body())
     headers_ms = (time.perf_counter() - started) * 1000
     assert len(_parts(response)) == TOKENS
-    assert 150.0 <= headers_ms <= 200.0
+    assert headers_ms >= 150.0, headers_ms  # slow_first_byte_ms = 150: a minimum; one sample, no upper bound
 
 
 def test_slots_and_queue_limit_throttle_streams(client: Any) -> None:
@@ -434,12 +325,13 @@ def test_itl_growth_slows_concurrent_sequences(client: Any) -> None:
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda _: mean_gap_ms(barrier), range(4)))
     print(f"itl_growth: alone {alone:.1f} ms/token, four at once {[round(g, 1) for g in together]}")
-    assert 9.0 <= alone <= 13.0
+    # 10 ms a token, 1 ms of slack for a late first part; no upper bound: the ratio below is the test.
+    assert alone >= 9.0
     assert min(together) > 1.5 * alone
 
 
 def test_stream_counters(client: Any, stream_emulator: EmulatorProcess) -> None:
-    urllib.request.urlopen(urllib.request.Request(f"{stream_emulator.url}/_emulator/reset", method="POST"))
+    reset_emulator(stream_emulator)
     _parts(client.invoke_endpoint_with_response_stream(EndpointName="llm-ndjson", Body=_body()))
     client.invoke_endpoint(EndpointName="llm-ndjson", Body=_body())
     with pytest.raises(client.exceptions.ModelError):
@@ -455,10 +347,8 @@ def test_stream_counters(client: Any, stream_emulator: EmulatorProcess) -> None:
     }
 
 
-def test_container_mode_streams_raw_events(tmp_path: Path) -> None:
-    path = tmp_path / "emulator.toml"
-    path.write_text(_llm("solo", 'format = "tgi"\n' + QUICK), encoding="utf-8")
-    with start_emulator(path, container="solo") as process:
+def test_container_mode_streams_raw_events() -> None:
+    with start_emulator(STREAM_CONFIG, container="solo") as process:
         request = urllib.request.Request(
             f"{process.url}/invocations",
             data=_body(stream=True),
@@ -479,72 +369,3 @@ def test_container_mode_streams_raw_events(tmp_path: Path) -> None:
             )
         assert info.value.code == 400
         assert "Missing prompt" in json.load(info.value)["error"]
-
-
-def test_llm_config_renders_back_to_the_same_config() -> None:
-    config = load_config_text(CONFIG, "inline")
-    again = load_config_text(render_toml(config), "rendered")
-    assert dataclasses.replace(again, source=config.source) == config
-    llm = config.endpoints[FORMATS.index("openai")].llm
-    assert llm is not None
-    assert (llm.format, llm.first_chunk, llm.output_tokens.count) == ("openai", "role", TOKENS)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    sizes=st.lists(st.integers(min_value=1, max_value=40), max_size=30),
-    seed=st.integers(min_value=0, max_value=2**32),
-    split=st.sampled_from([0.0, 0.3, 1.0]),
-    merge=st.sampled_from([0.0, 0.3, 0.9]),
-)
-def test_planned_parts_always_concatenate_to_the_events(
-    sizes: list[int], seed: int, split: float, merge: float
-) -> None:
-    events = [(bytes([65 + i % 26]) * size, i) for i, size in enumerate(sizes)]
-    parts = plan_parts(events, random.Random(seed), split, merge)
-    assert b"".join(p.data for p in parts) == b"".join(e for e, _ in events)
-    assert all(p.data for p in parts)
-    assert [p.token_index for p in parts] == sorted(p.token_index for p in parts)
-    if split == merge == 0.0:
-        assert [(p.data, p.token_index) for p in parts] == events
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ('kind = "llm"\n[endpoint.llm]\nformat = "xml"', "endpoint[a].llm.format: unknown 'xml'"),
-        ('kind = "llm"\n[endpoint.llm]\nitl_growth = -1', "endpoint[a].llm.itl_growth: must be >= 0"),
-        (
-            'kind = "llm"\n[endpoint.llm]\nttft = { distribution = "fixed", ms = -1 }',
-            "endpoint[a].llm.ttft.ms:",
-        ),
-        (
-            'kind = "llm"\n[endpoint.llm]\noutput_tokens = { distribution = "fixed", count = 0 }',
-            "endpoint[a].llm.output_tokens.count: must be >= 1",
-        ),
-        ('kind = "llm"\n[endpoint.llm]\nfirst_chunk = "all"', "endpoint[a].llm.first_chunk: unknown 'all'"),
-        ('kind = "llm"\n[endpoint.llm]\nsplit_probability = 2.0', "endpoint[a].llm.split_probability:"),
-        ('kind = "llm"\n[endpoint.llm]\ncolour = 1', "endpoint[a].llm.colour: unknown key"),
-        (
-            'kind = "llm"\n[endpoint.stream_faults]\nStreamBroken = 0.6\nDropConnection = 0.6',
-            "endpoint[a].stream_faults.DropConnection: stream fault probabilities add up to more than 1",
-        ),
-        (
-            'kind = "llm"\n[endpoint.stream_faults]\nafter_parts = -1',
-            "endpoint[a].stream_faults.after_parts:",
-        ),
-        (
-            'kind = "llm"\n[endpoint.capacity]\nservice_time = { ms = 1 }',
-            "endpoint[a].capacity.service_time: not used by kind llm",
-        ),
-        ('kind = "llm"\n[[endpoint.model]]\nname = "m"', "endpoint[a].model: unknown key"),
-        ('kind = "triton"\n[endpoint.llm]\nformat = "tgi"', "endpoint[a].llm: unknown key"),
-    ],
-)
-def test_llm_config_errors_name_file_and_key(text: str, expected: str) -> None:
-    with pytest.raises(ConfigError) as info:
-        load_config_text(f'[[endpoint]]\nname = "a"\n{text}', "cfg.toml")
-    message = str(info.value)
-    assert message.startswith("cfg.toml: ")
-    assert expected in message
-    assert "\n" not in message

@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime
 import itertools
 import json
-import socket
 import statistics
 import time
 import urllib.parse
@@ -25,6 +24,7 @@ import botocore.session
 import gevent.pool
 import pytest
 from botocore.credentials import CredentialProvider, RefreshableCredentials
+from support import DATA, TEST_EMULATOR_CONFIG, free_port
 
 from bench import errors
 from bench.config import EndpointSpec, PayloadSpec, TransportSpec, parse_tensor_spec
@@ -37,40 +37,12 @@ from bench.payload.streams import StreamParser
 from bench.transport import fast as fast_module
 from bench.transport import make_stream_transport, make_transport
 
-TEST_CONFIG = Path(__file__).resolve().parents[1] / "data" / "emulator.toml"
 KINDS = ("boto3", "fast")
 KEY, SECRET = next(iter(DEFAULT_CREDENTIALS.items()))
 ROTATED_KEY, ROTATED_SECRET = "AKIDROTATEDEXAMPLE", "rotated/K7MDENG+bPxRfiCYEXAMPLEKEY"
 PROMPT = "How many tokens per second does one instance sustain?"
 # Differ by design between two requests or two SDKs; everything else must be byte-identical.
 VOLATILE = {"x-amz-date", "authorization", "user-agent", "amz-sdk-invocation-id", "amz-sdk-request"}
-EXTRA_ENDPOINTS = """
-[[endpoint]]
-name = "ic-mme"
-inference_components = ["ic-a"]
-[[endpoint.model]]
-name = "model-a.tar.gz"
-type = "identity"
-max_batch_size = 0
-input = [ { name = "X", datatype = "INT32", dims = [4] } ]
-output = [ { name = "Y", datatype = "INT32", dims = [4] } ]
-[[endpoint.model]]
-name = "model-b.tar.gz"
-type = "identity"
-max_batch_size = 0
-input = [ { name = "X", datatype = "INT32", dims = [4] } ]
-output = [ { name = "Y", datatype = "INT32", dims = [4] } ]
-
-[[endpoint]]
-name = "llm-ic"
-kind = "llm"
-inference_components = ["ic-a"]
-[endpoint.llm]
-format = "tgi"
-ttft = { distribution = "fixed", ms = 5.0 }
-itl = { distribution = "fixed", ms = 1.0 }
-output_tokens = { distribution = "fixed", count = 6 }
-"""
 TENSORS = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")))
 
 
@@ -78,7 +50,7 @@ TENSORS = PayloadSpec(inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tenso
 def twins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, EmulatorProcess]]:
     """One emulator per transport: same configuration and seed, SigV4 verified, requests recorded."""
     config = tmp_path_factory.mktemp("twins") / "emulator.toml"
-    config.write_text(TEST_CONFIG.read_text() + EXTRA_ENDPOINTS)
+    config.write_text(TEST_EMULATOR_CONFIG.read_text() + (DATA / "emulator-components.toml").read_text())
     credentials = {KEY: SECRET, ROTATED_KEY: ROTATED_SECRET}
     started = {
         k: start_emulator(config, verify_sigv4=True, credentials=credentials, record_requests=4)
@@ -317,6 +289,8 @@ def test_refreshable_credentials_are_refreshed_before_they_expire(
     ],
 )
 def test_injected_faults_give_the_same_errors(twins: dict[str, EmulatorProcess], endpoint: str) -> None:
+    # Each fault endpoint is served: else both would give the same "not found" ValidationError.
+    assert (endpoint in twins["fast"].endpoints) is (endpoint != "no-such-endpoint")
     request = build_requests(TENSORS)[0]
     boto, fast = _both(
         twins, lambda e, k: _invoke(e, k, endpoint, request.body, content_type=request.content_type)
@@ -395,8 +369,9 @@ def test_parts_arrive_as_they_are_sent(twins: dict[str, EmulatorProcess]) -> Non
     )
     assert seen["error"] is None
     assert len(arrivals) == 20
-    assert 0.19 <= arrivals[0] <= 0.30
+    assert arrivals[0] >= 0.19  # ttft 200 ms (10 ms of slack for the clocks); one sample: no upper bound
     assert arrivals[-1] - arrivals[0] >= 0.35  # 19 gaps of 20 ms: not delivered at the end all at once
+    # A known answer over 19 gaps: 20 ms, -25%/+50%. Parts held back and sent in pairs would give 0 or 40.
     assert 0.015 <= statistics.median(gaps) <= 0.030
 
 
@@ -407,17 +382,15 @@ def test_timeouts_refusals_and_a_pool_shared_by_many_greenlets(twins: dict[str, 
     with pytest.raises(errors.TimeoutError_) as timed_out:
         slow.invoke(body, content_type, "slow")
     assert timed_out.value.stage == "request"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
     refused = make_transport(
-        EndpointSpec(name="x", endpoint_url=f"http://127.0.0.1:{closed_port}"), _spec("fast")
+        EndpointSpec(name="x", endpoint_url=f"http://127.0.0.1:{free_port()}"), _spec("fast")
     )
     with pytest.raises(errors.ConnectionError_):
         refused.invoke(body, content_type, "refused")
     shared = make_transport(
         EndpointSpec(name="demo-triton", endpoint_url=twins["fast"].url),
-        TransportSpec(kind="fast", pool_connections=10),
+        TransportSpec(kind="fast"),
+        users=10,
     )
     assert type(shared) is fast_module.FastTransport
     pool = gevent.pool.Pool(40)  # 40 greenlets share 10 connections

@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.analysis import load_records, measured, percentile, summarize
+from bench.analysis.compare import compare_runs
+from bench.cli import main
 from bench.collect import COLUMNS
-from bench.report import write_tables
+from bench.report import write_run_json, write_tables
 
 
 def _write_records(
@@ -109,3 +111,43 @@ def test_output_tokens_per_second_of_streams() -> None:
     rates = output_tokens_per_s(frame)
     assert rates.iloc[0] == pytest.approx(50.0)  # 50 tokens after the first, in 1 s
     assert rates.iloc[1:].isna().all()  # one token, or no first token: no rate
+
+
+def test_the_measured_window_starts_at_the_runs_cut(tmp_path: Path) -> None:
+    """run.json's measured_from_s (the run's one warm-up cut) wins over "warmup_s after the first request"."""
+    _write_records(tmp_path / "requests.csv", [10.0] * 100, step=0.1)  # starts 1000.0 ... 1009.9
+    assert write_tables(tmp_path, warmup_s=2.0).measured_records == 80  # no run.json: the first request + 2 s
+    write_run_json(tmp_path, {"config": {"warmup_s": 2.0}, "measured_from_s": 1005.0})
+    tables = write_tables(tmp_path, warmup_s=2.0)
+    assert (tables.measured_records, tables.records) == (50, 100)
+    assert pd.read_csv(tmp_path / "summary.csv").iloc[-1]["count"] == 50
+    assert write_tables(tmp_path, measured_from_s=1008.0).measured_records == 20  # given: it wins
+    assert len(pd.read_csv(tmp_path / "timeseries.csv")) == 10  # every record, warm-up included
+    write_run_json(tmp_path, {"config": {"warmup_s": 2.0}, "measured_from_s": None})  # no usable cut
+    assert write_tables(tmp_path, warmup_s=2.0).measured_records == 80
+
+
+def test_bench_report_warmup_moves_the_runs_cut(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _write_records(tmp_path / "requests.csv", [10.0] * 100, step=0.1)
+    # the run started at 999.5 (before its first request) with a 2 s warm-up
+    write_run_json(tmp_path, {"config": {"warmup_s": 2.0}, "measured_from_s": 1001.5})
+    assert main(["report", str(tmp_path)]) == 0
+    assert pd.read_csv(tmp_path / "summary.csv").iloc[-1]["count"] == 85
+    assert main(["report", str(tmp_path), "--warmup", "4s"]) == 0  # from the same start: 1003.5
+    assert pd.read_csv(tmp_path / "summary.csv").iloc[-1]["count"] == 65
+    assert "from 100 requests" in capsys.readouterr().out
+
+
+def test_compare_reads_each_run_after_its_own_cut(tmp_path: Path) -> None:
+    for label, cut in (("base", 1002.0), ("cand", None)):
+        (tmp_path / label).mkdir()
+        _write_records(tmp_path / label / "requests.csv", [10.0] * 100, step=0.1)
+        write_run_json(tmp_path / label, {"config": {"warmup_s": 1.0}, "measured_from_s": cut})
+    comparison = compare_runs(tmp_path / "base", tmp_path / "cand")
+    row = next(r for r in comparison.rows if r.name == "ALL" and r.metric == "error_rate")
+    assert (row.baseline_count, row.candidate_count) == (80, 90)  # the cut; the first request + 1 s
+    assert {(r.request_type, r.name) for r in comparison.rows} == {
+        ("invoke", "ep"),
+        ("invoke", "ep2"),
+        ("ALL", "ALL"),
+    }

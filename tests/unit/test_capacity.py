@@ -21,6 +21,7 @@ from bench.analysis.capacity import (
 )
 from bench.config import parse_steps
 from bench.errors import ConfigError
+from bench.gatespec import parse_gates
 
 
 def _step(step: int, users: int, rps: float, p50: float, p95: float, ok: bool = True) -> StepStats:
@@ -69,7 +70,7 @@ def test_sustainable_point_and_saturation() -> None:
 
 def test_fleet_autoscaling_and_cost_by_hand() -> None:
     inputs = PlanningInputs(
-        slos=("p95(latency)<30ms",),
+        slos=parse_gates(("p95(latency)<30ms",)),
         target_rps=800,
         headroom=0.30,
         safety_factor=0.5,
@@ -93,7 +94,7 @@ def test_fleet_autoscaling_and_cost_by_hand() -> None:
 
 def test_no_step_meets_the_slo() -> None:
     failing = tuple(_step(i, 2**i, 10.0 * i, 50, 60, ok=False) for i in range(1, 4))
-    rec = recommend(failing, PlanningInputs(slos=("p95(latency)<30ms",), target_rps=10))
+    rec = recommend(failing, PlanningInputs(slos=parse_gates(("p95(latency)<30ms",)), target_rps=10))
     assert rec.sustainable_rps is None
     assert rec.instances is None
     assert "No step met the SLO" in rec.text
@@ -122,13 +123,15 @@ def test_step_stats_from_records_with_ramp_and_slo() -> None:
                 }
             )
     frame = pd.DataFrame(rows)
-    stats = step_stats(frame, ("p95(latency)<20ms",), ramp_s=1.0)  # the first 20 requests (1 s) are the ramp
+    stats = step_stats(
+        frame, parse_gates(("p95(latency)<20ms",)), ramp_s=1.0
+    )  # the first 20 requests (1 s) are the ramp
     assert [s.users for s in stats] == [2, 4]
     assert stats[0].count == 180
     assert stats[0].latency_p95_ms == pytest.approx(10.0)  # the slow ramp requests are left out
     assert [s.slo_ok for s in stats] == [True, False]
     assert stats[0].rps == pytest.approx(180 / (179 * 0.05 + 0.010))
-    report = capacity_report(frame, PlanningInputs(slos=("p95(latency)<20ms",), ramp_s=1.0))
+    report = capacity_report(frame, PlanningInputs(slos=parse_gates(("p95(latency)<20ms",)), ramp_s=1.0))
     assert report.recommendation.sustainable_users == 2
 
 
@@ -155,5 +158,7 @@ def test_steps_option_and_run_json_round_trip() -> None:
             }
         }
     )
-    assert inputs == PlanningInputs(slos=("p95(latency)<30ms",), target_rps=5.0, ramp_s=1.0)
+    assert inputs == PlanningInputs(
+        slos=parse_gates(("p95(latency)<30ms",)), target_rps=5.0, ramp_s=1.0, step_duration_s=5.0
+    )
     assert planning_from_run_config({}) is None

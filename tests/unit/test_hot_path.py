@@ -239,9 +239,9 @@ def test_writer_formats_in_batches_in_completion_order(tmp_path: Path) -> None:
     for i in range(PENDING_RECORDS + 10):
         writer.write(record(i))
         expected.append(record(i).to_row())
-    shipped = ["1.0"] * len(COLUMNS)
-    writer.write_row(shipped)  # a worker's row after ten records still pending: after them
-    expected.append(shipped)
+    shipped = record(500)
+    writer.write_records([shipped])  # a worker's batch after ten records still pending: after them
+    expected.append(shipped.to_row())
     writer.write(record(999))
     expected.append(record(999).to_row())
     assert writer.rows == len(expected)

@@ -20,6 +20,7 @@ from bench.analysis.capacity import (
     capacity_report,
     recommend,
 )
+from bench.gatespec import GateSpec, parse_gates
 from bench.report.html import (
     ERRORS_TITLE,
     LATENCY_TITLE,
@@ -64,7 +65,7 @@ def _frame(users: tuple[int, ...] = (1, 2, 4, 8, 16), *, streams: bool = True) -
 
 
 INPUTS = PlanningInputs(
-    slos=("p95(latency)<50ms", "p99(ttfp)<15ms", "error_rate<1%", "min(latency)>1ms"),
+    slos=parse_gates(("p95(latency)<50ms", "p99(ttfp)<15ms", "error_rate<1%", "min(latency)>1ms")),
     target_rps=1000.0,
     instance_type="ml.g5.xlarge",
 )
@@ -210,14 +211,19 @@ def test_ttfp_chart_and_columns_absent_without_streams() -> None:
 
 
 def test_missing_target_and_price_show_a_dash_and_a_hint() -> None:
-    page = _render(capacity_report(_frame(), PlanningInputs(slos=("p95(latency)<50ms",))))
+    page = _render(capacity_report(_frame(), PlanningInputs(slos=parse_gates(("p95(latency)<50ms",)))))
     assert PRICE_HINT in page
     assert "pass --target-rps" in page
     assert '<div class="value">—</div>' in page
 
 
 def test_hostile_strings_are_escaped_everywhere() -> None:
-    slos = (f"name:{HOSTILE} p95(latency)<30ms", f"name:{QUOTED.replace(' ', '')} p95(latency)<40ms", HOSTILE)
+    slos = (
+        *parse_gates(
+            (f"name:{HOSTILE} p95(latency)<30ms", f"name:{QUOTED.replace(' ', '')} p95(latency)<40ms")
+        ),
+        GateSpec(expression=HOSTILE, metric="latency", stat="p95", op="<", threshold=50.0),
+    )
     inputs = PlanningInputs(slos=slos, target_rps=100.0, instance_type=QUOTED + HOSTILE, instance_price=1.0)
     steps = (
         _step(1, 4, 100.0, 10.0),
@@ -233,7 +239,9 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
     tags = _tags(page)
     assert "script" not in tags.tags
     assert "onload" not in tags.attributes
-    assert _slo_labels(_chart(page, LATENCY_TITLE)) == [slos[0], slos[1]]  # unescaped by the XML parser
+    assert _slo_labels(_chart(page, LATENCY_TITLE)) == [
+        s.expression for s in slos
+    ]  # unescaped by the XML parser
 
 
 @pytest.mark.parametrize(
@@ -253,7 +261,9 @@ def test_hostile_strings_are_escaped_everywhere() -> None:
     ],
 )
 def test_degenerate_reports_render(steps: tuple[StepStats, ...]) -> None:
-    inputs = PlanningInputs(slos=("p95(latency)<30ms", "error_rate<1%"), target_rps=10.0, instance_price=2.0)
+    inputs = PlanningInputs(
+        slos=parse_gates(("p95(latency)<30ms", "error_rate<1%")), target_rps=10.0, instance_price=2.0
+    )
     page = _render(_report(steps, inputs))
     svgs = _svgs(page)
     assert len(svgs) == 3

@@ -66,13 +66,13 @@ def _values(*argv: str) -> dict[str, object]:
 def test_emulated_default_targets_the_demo_endpoint() -> None:
     values = _values()
     assert needs_emulator(values)
-    config = run_config_from_options(values, emulator_url="http://127.0.0.1:9999", users=50)
+    config = run_config_from_options(values, emulator_url="http://127.0.0.1:9999")
     assert config.endpoint.name == "demo-triton"
     assert config.endpoint.emulated
     assert [f"{t.name}:{t.datatype}:{t.shape[0]},{t.shape[1]}" for t in config.payload.inputs] == list(
         DEMO_INPUTS
     )
-    assert config.transport.pool_connections == 50
+    assert config.drain_s == 30.0  # the read timeout (60 s), capped at 30 s
     assert config.run_name == "demo-triton"
 
 

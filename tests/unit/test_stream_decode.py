@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from botocore.eventstream import EventStream
 from botocore.parsers import EventStreamJSONParser
+from clients import runtime_client
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -15,9 +15,7 @@ from bench.errors import ConnectionError_, DecodeError, EndpointError, InternalS
 from bench.payload.eventstream import exception_frame, payload_part
 from bench.transport.boto import payload_parts
 
-_CLIENT = boto3.client(
-    "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
-)
+_CLIENT = runtime_client()  # its service model only: it sends nothing
 _SHAPE = _CLIENT.meta.service_model.operation_model("InvokeEndpointWithResponseStream").output_shape.members[
     "Body"
 ]

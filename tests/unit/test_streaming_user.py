@@ -2,40 +2,20 @@
 
 from __future__ import annotations
 
-import csv
-import time
 from pathlib import Path
 
-from locust.env import Environment
+from clients import run_streaming_user
 
-from bench.collect import CsvRecordWriter, RequestCollector
 from bench.config import EndpointSpec, StreamSpec
 from bench.errors import ModelError, ModelStreamError
-from bench.payload.llm import build_stream_bodies
 from bench.transport.fake import FakeStream, FakeTransport
-from bench.users import SageMakerStreamingUser, StreamWorkload, attach_workload
-
-
-class _Streamer(SageMakerStreamingUser):
-    pass
 
 
 def _run(tmp_path: Path, transport: FakeTransport, count: int = 1, fmt: str = "auto") -> list[dict[str, str]]:
     spec = StreamSpec(
         endpoint=EndpointSpec(name="llm"), stream_format=fmt, prompts=("hi", "there"), max_tokens=8
     )
-    environment = Environment(user_classes=[_Streamer])
-    bodies = build_stream_bodies(spec.prompts, None, spec.stream_format, spec.max_tokens)
-    attach_workload(environment, StreamWorkload(spec, bodies, transport))
-    collector = RequestCollector(CsvRecordWriter(tmp_path / "requests.csv"), users=lambda: 1, clock=time.time)
-    environment.events.request.add_listener(collector.on_request)
-    user = _Streamer(environment)
-    user.on_start()
-    for _ in range(count):
-        user.send_stream()
-    collector.close()
-    with (tmp_path / "requests.csv").open() as handle:
-        return list(csv.DictReader(handle))
+    return run_streaming_user(spec, transport, tmp_path / "requests.csv", count=count)
 
 
 ROLE = b'data: {"choices":[{"delta":{"role":"assistant","content":""}}]}\n\n'

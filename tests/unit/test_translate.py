@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 
-import boto3
 import pytest
 from botocore import exceptions as boto_exc
 from botocore.awsrequest import HeadersDict
 from botocore.parsers import create_parser
+from clients import runtime_client
 
 from bench import errors
 from bench.transport.translate import from_botocore_error, from_client_error, model_error_from_container
 
-CLIENT = boto3.client(
-    "sagemaker-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
-)
+CLIENT = runtime_client()  # its service model only: it sends nothing
 OPERATION = CLIENT.meta.service_model.operation_model("InvokeEndpoint")
 
 

@@ -1,0 +1,152 @@
+"""The finish part: close the run's files, write the reports, print the closing lines, set the exit code.
+
+``test_stop`` finishes the run (on the master after the workers' last batches: ``before_close``
+hooks, in a greenlet). ``quitting`` comes before Locust stops the runner, also on SIGTERM and Ctrl-C:
+a run still going is stopped there first and its reports awaited, so every record received is
+written and the gates set the exit code (3 when one failed). ``quit`` prints the closing lines after
+Locust's own tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust.env import Environment
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
+
+from bench.analysis.capacity import planning_inputs
+from bench.collect.shipping import FINAL_BATCH_WAIT_S
+from bench.plugin.run import Run, RunPart
+from bench.plugin.session import Session
+from bench.report import ERROR_SAMPLES_JSON, write_tables
+from bench.report.closing import closing_lines, exit_code
+from bench.report.provenance import json_text
+
+logger = logging.getLogger("bench")
+Hook = Callable[[Run], None]
+FINISH_WAIT_S = FINAL_BATCH_WAIT_S + 30.0
+
+
+class FinishPart:
+    def __init__(
+        self,
+        session: Session,
+        run_part: RunPart,
+        *,
+        before_close: Sequence[Hook] = (),
+        after_close: Sequence[Hook] = (),
+    ) -> None:
+        self.session = session
+        self._run_part = run_part
+        self._before_close = tuple(before_close)
+        self._after_close = tuple(after_close)
+        self._finishing: Run | None = None
+
+    def register(self, environment: Environment) -> None:
+        environment.events.test_stop.add_listener(self.on_test_stop)
+        environment.events.quitting.add_listener(self.on_quitting)
+        environment.events.quit.add_listener(self.on_quit)
+
+    def on_test_stop(self, **_: Any) -> None:
+        run = self.session.run
+        if run is None or run.ended or self._finishing is run:
+            return
+        self._finishing = run
+        if self._before_close:  # the workers' last batches are still on their way
+            gevent.spawn(self.finish, run)
+        else:
+            self.finish(run)
+
+    def finish(self, run: Run) -> None:
+        try:
+            for hook in self._before_close:
+                hook(run)
+            self._run_part.close(run)
+            for hook in self._after_close:
+                hook(run)
+            if run.health is not None:
+                run.health_report = run.health.stop()
+            (run.run_dir / ERROR_SAMPLES_JSON).write_text(
+                json_text(run.collector.error_sample_list()), encoding="utf-8"
+            )
+            run.ended_s = time.time()
+            self._run_part.write_info(run)
+            self._write_locust_csvs(run.run_dir)
+            self._report(run)
+            logger.info("wrote %s", run.run_dir)
+        finally:
+            run.ended_s = run.ended_s or time.time()
+            run.finished.set()
+
+    def _report(self, run: Run) -> None:
+        config = run.config
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        tables = write_tables(
+            run.run_dir,
+            warmup_s=config.warmup_s,
+            measured_from_s=run.measured_from_s,
+            gates=config.gates,
+            step_summary=Path(step_summary) if step_summary else None,
+            planning=planning_inputs(config.capacity, run.started_s) if config.capacity is not None else None,
+            endpoint=config.endpoint.name,
+        )
+        run.final_gates = tuple(tables.gates)
+        health = run.health_report
+        closing = closing_lines(
+            tables,
+            run_dir=run.run_dir,
+            warmup_s=config.warmup_s,
+            aborted_by=run.aborted_by,
+            invalid_reasons=health.reasons if health is not None else (),
+            processes_needed=health.processes_needed if health is not None else 1,
+            processes=run.processes,
+            cpu_mean=health.cpu_mean if health is not None else 0.0,
+            require_valid=config.require_valid,
+        )
+        run.passed, run.closing = closing.passed, closing.lines
+
+    def _write_locust_csvs(self, run_dir: Path) -> None:
+        """Locust's own statistics tables, final, next to ours (``locust_stats.csv`` ...)."""
+        stats = StatsCSV(self.session.environment, PERCENTILES_TO_REPORT)
+        for name, write in (
+            ("stats", stats.requests_csv),
+            ("failures", stats.failures_csv),
+            ("exceptions", stats.exceptions_csv),
+        ):
+            with (run_dir / f"locust_{name}.csv").open("w", newline="", encoding="utf-8") as handle:
+                write(csv.writer(handle))
+
+    def on_quitting(self, environment: Environment, **_: Any) -> None:
+        """A run still going is stopped first; then its reports are awaited and the verdict sets the code."""
+        runner = self.session.runner
+        if runner.state in (STATE_SPAWNING, STATE_RUNNING):
+            logger.info("stopping the run before exit: writing every record received and the reports")
+            runner.stop()
+        run = self.session.run
+        if run is None:
+            return
+        if not run.finished.is_set() and (self._finishing is run or runner.state == STATE_STOPPING):
+            run.finished.wait(timeout=FINISH_WAIT_S + run.config.drain_s)
+        code = exit_code(run.passed)
+        if code is not None and environment.process_exit_code is None:
+            environment.process_exit_code = code
+
+    def on_quit(self, **_: Any) -> None:
+        """After Locust's own closing tables: the exact summary of the last run and where it is.
+
+        Nothing here may yield to gevent: on SIGTERM, Locust's shutdown runs in a signal greenlet and
+        the main greenlet, woken by the runner's end, would run a second shutdown that overwrites
+        ``--json-file`` with emptied statistics. The emulator is stopped at exit (``atexit``).
+        """
+        run = self.session.run
+        if run is not None and run.closing:
+            print("\n".join(run.closing), flush=True)
+            run.closing = []

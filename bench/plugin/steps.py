@@ -1,0 +1,96 @@
+"""The steps part: the stepped load of a capacity run (``--steps``) and a progress line per step.
+
+At start-up it puts a ``StepLoadShape`` in place of -u/-r/-t. When a step ends, the shape asks for
+the step's statistics (``step_end``): they come from the rows written since the previous step ended
+(``RecordTail``, parsed off the event loop), the same rows and the same analysis as the final
+``capacity.csv``; with ``--steps auto`` they decide whether the load doubles again.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from bench.analysis.capacity import StepStats, step_stats
+from bench.plugin.run import Run
+from bench.plugin.session import Session
+from bench.plugin.tail import RecordTail
+from bench.shapes import StepLoadShape
+
+
+class StepsPart:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._tail: tuple[Run, RecordTail] | None = None
+        self._later = pd.DataFrame()  # rows of steps after the one last reported (read early, kept)
+
+    def install(self) -> StepLoadShape | None:
+        """The shape of a stepped run (None for other runs); says once what the run will do."""
+        session = self.session
+        capacity = session.config().capacity
+        if capacity is None:
+            return None
+        shape = StepLoadShape(
+            capacity.steps,
+            capacity.step_duration_s,
+            auto=capacity.auto,
+            has_slo=bool(capacity.slos),
+            on_step_end=self.step_end,
+        )
+        shape.runner = session.runner
+        session.environment.shape_class = shape
+        session.shape = shape
+        plan = (
+            f"auto (doubling, up to {capacity.steps[-1]} users)"
+            if capacity.auto
+            else ",".join(map(str, capacity.steps))
+        )
+        total = "" if capacity.auto else f", {len(capacity.steps) * capacity.step_duration_s:g} s in all"
+        print(
+            f"bench: capacity run: users per step {plan}; {capacity.step_duration_s:g} s a step, "
+            f"the first {capacity.ramp_s:g} s of each left out{total}",
+            flush=True,
+        )
+        return shape
+
+    def step_end(self, step: int) -> StepStats | None:
+        """Called by the shape when ``step`` (1 for the first) ended: its statistics, as one line."""
+        run = self.session.run
+        if run is None or run.ended:
+            return None
+        capacity = run.config.capacity
+        assert capacity is not None
+        if self._tail is None or self._tail[0] is not run:
+            self._tail, self._later = (run, RecordTail(run.writer)), pd.DataFrame()
+        # The shape ticks about once a second, so the next step's first rows may be written already:
+        # they are kept for its own line. Rows of earlier steps that completed late are left out.
+        new = self._tail[1].read_new()
+        frame = pd.concat([self._later, new], ignore_index=True) if not self._later.empty else new
+        rows = frame[frame["step"] == step]
+        self._later = frame[frame["step"] > step]
+        stats = (
+            step_stats(
+                rows,
+                capacity.slos,
+                capacity.ramp_s,
+                started_s=run.started_s,
+                step_duration_s=capacity.step_duration_s,
+            )
+            if not rows.empty
+            else ()
+        )
+        total = "?" if capacity.auto else str(len(capacity.steps))
+        if not stats:
+            print(f"bench: step {step}/{total}: no requests completed", flush=True)
+            return None
+        s = stats[0]
+        verdict = (
+            ""
+            if not capacity.slos
+            else (", SLO ok" if s.slo_ok else f", SLO broken: {'; '.join(s.slo_failures)}")
+        )
+        print(
+            f"bench: step {step}/{total}: {s.users} user{'' if s.users == 1 else 's'}, {s.rps:.1f} req/s, "
+            f"p95 {s.latency_p95_ms:.1f} ms, errors {s.error_rate:.1%}{verdict}",
+            flush=True,
+        )
+        return s

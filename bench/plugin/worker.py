@@ -1,0 +1,63 @@
+"""The worker part (a Locust worker process): record its requests and ship them to the master.
+
+The worker's collector writes into a ``RecordBatch``; a ``RecordShipper`` sends it over Locust's
+messaging every half second with the worker's live statistics, and a last batch with its health
+verdict when the run stops. The worker writes no files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+from locust.env import Environment
+
+from bench.collect import RequestCollector
+from bench.collect.health import HealthMonitor
+from bench.collect.shipping import RecordShipper
+from bench.collect.writer import RecordBatch
+from bench.errors import ConfigError
+from bench.live import LiveStats
+from bench.plugin.session import Session
+
+
+class WorkerPart:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._shipping: tuple[RequestCollector, RecordShipper, HealthMonitor] | None = None
+
+    def register(self, environment: Environment) -> None:
+        environment.events.test_start.add_listener(self.on_test_start)
+        environment.events.test_stop.add_listener(self.on_test_stop)
+
+    def on_test_start(self, **_: Any) -> None:
+        runner = self.session.runner
+        live = LiveStats(for_export=True)
+        collector = RequestCollector(
+            RecordBatch(),
+            worker=str(getattr(runner, "client_id", "worker")),
+            users=lambda: runner.user_count,
+            clock=time.time,
+            observers=[live.observe],
+        )
+        try:
+            warmup_s = self.session.config().warmup_s
+        except ConfigError:  # the workload part logged it and stops the run
+            warmup_s = 0.0
+        health = HealthMonitor(warmup_s=warmup_s)
+        shipper = RecordShipper(
+            collector, runner.send_message, extras=lambda: {"live": e} if (e := live.export()) else {}
+        )
+        self.session.environment.events.request.add_listener(collector.on_request)
+        health.start()
+        shipper.start()
+        self._shipping = (collector, shipper, health)
+
+    def on_test_stop(self, **_: Any) -> None:
+        if self._shipping is None:
+            return
+        collector, shipper, health = self._shipping
+        self._shipping = None
+        self.session.environment.events.request.remove_listener(collector.on_request)
+        shipper.stop(extra={"health": asdict(health.stop())})
