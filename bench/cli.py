@@ -4,7 +4,7 @@
                   [--upstream-stream-path PATH] [--verify-sigv4] [--sigv4-credential KEY:SECRET] [--print-config]
     bench invoke  [same endpoint and payload options as the locustfile]
     bench report  RUN_DIR [--warmup DURATION]
-    bench gate    RUN_DIR --gate EXPR [--gate EXPR ...] [--warmup DURATION]
+    bench gate    RUN_DIR [--gate EXPR ...] [--warmup DURATION] [--write]
     bench compare BASELINE_DIR CANDIDATE_DIR [--max-regression 10%] [--out DIR]
     bench selfbench [--quick] [--seconds S] [--users N] [--out DIR] [--report-rows N] [--report-only]
 
@@ -22,12 +22,23 @@ import time
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from bench.config import parse_duration
+from bench.config import RunConfig, parse_duration
 from bench.emulator.__main__ import add_serve_arguments, serve_from_args
+from bench.emulatorcheck import check_emulator_targets
 from bench.errors import ConfigError, EndpointError, ModelError
-from bench.options import add_options, needs_emulator, option_values, run_config_from_options
+from bench.options import (
+    accept_negative_values,
+    add_options,
+    needs_emulator,
+    option_values,
+    run_config_from_options,
+)
+
+if TYPE_CHECKING:
+    from bench.analysis.gates import GateResult
+    from bench.gatespec import GateSpec
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,6 +48,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+class _LiteralHelp:
+    """A parser's ``add_argument`` with help texts taken literally.
+
+    argparse %-formats help texts (``%(default)s``); the shared ``OPTIONS`` texts are plain prose
+    ("20% of the step"), so their ``%`` are doubled here. Locust's web UI shows the same texts
+    unformatted, which is why they are not written doubled in ``bench.options``.
+    """
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._parser = parser
+
+    def add_argument(self, *flags: str, **kwargs: Any) -> argparse.Action:
+        if isinstance(kwargs.get("help"), str):
+            kwargs["help"] = kwargs["help"].replace("%", "%%")
+        return self._parser.add_argument(*flags, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -44,12 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the SageMaker runtime emulator (loopback by default)")
     add_serve_arguments(serve)
 
-    invoke = commands.add_parser("invoke", help="send one request and print the decoded response as JSON")
-    add_options(invoke, locust=False, environ=os.environ)
+    invoke = commands.add_parser(
+        "invoke",
+        help="send one request (or one stream, with --stream-endpoint/--prompt) and print the response as JSON",
+    )
+    add_options(_LiteralHelp(invoke), locust=False, environ=os.environ)
+    accept_negative_values(invoke)
 
     report = commands.add_parser("report", help="regenerate a run's report files from its requests.csv")
     report.add_argument("run_dir", type=Path, help="a run directory (reports/<stamp>-<name>)")
     report.add_argument("--warmup", help="override the warm-up left out of summaries (default: the run's)")
+    accept_negative_values(report)
 
     gate = commands.add_parser(
         "gate", help="evaluate gates on a finished run (same code and exit codes as a live run)"
@@ -60,9 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="EXPR",
-        help="a gate (repeatable; default: the run's own)",
+        help="a gate (repeatable; default: the run's own); a what-if: written into RUN_DIR/whatif/",
     )
-    gate.add_argument("--warmup", help="override the warm-up left out of the evaluation (default: the run's)")
+    gate.add_argument(
+        "--warmup",
+        help="override the warm-up left out of the evaluation (default: the run's); a what-if, as --gate",
+    )
+    gate.add_argument(
+        "--write",
+        action="store_true",
+        help="write a what-if over the run's own gates.json, junit.xml, summary.md and summary.csv",
+    )
+    accept_negative_values(gate)
 
     compare = commands.add_parser("compare", help="compare a candidate run with a baseline run")
     compare.add_argument("baseline", type=Path, help="the baseline run directory")
@@ -72,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="10%",
         help="regressions larger than this (and significant) fail (default 10%%)",
     )
+    accept_negative_values(compare)
     compare.add_argument(
         "--out", type=Path, help="where compare.csv and compare.md go (default: the candidate directory)"
     )
@@ -128,57 +171,151 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# Options of a streaming request, and of a tensor request: ``bench invoke`` sends one or the other.
+_STREAM_OPTIONS = ("stream_endpoint", "prompt", "llm_payload")
+_TENSOR_OPTIONS = ("input", "payload", "output")
+
+
 def _invoke(args: argparse.Namespace) -> int:
+    """One request: a tensor request to --endpoint, or with a streaming option one response stream."""
+    from bench.payload.llm import build_stream_bodies
     from bench.payload.pool import build_requests
-    from bench.payload.triton import check_outputs, decode_response, outputs_as_json
-    from bench.transport import make_transport
 
     values = option_values(args)
-    build_requests(
-        run_config_from_options(values).payload
-    )  # bad options or data: fail before starting anything
+    checked = run_config_from_options(values)  # bad options or data: fail before starting anything
+    streaming = [f"--{o.replace('_', '-')}" for o in _STREAM_OPTIONS if values.get(o)]
+    if streaming:
+        tensor = [f"--{o}" for o in _TENSOR_OPTIONS if values.get(o)]
+        if tensor:
+            raise ConfigError(
+                f"{tensor[0]} describes a tensor request and {streaming[0]} a stream; bench invoke sends "
+                "one request: give the options of one (or run both users with locust)"
+            )
+        if checked.endpoint.container_url:
+            raise ConfigError("a stream cannot use --container-url yet; use --endpoint-url (or bench serve)")
+        spec = checked.stream
+        assert spec is not None  # run_config_from_options always makes one
+        body = build_stream_bodies(spec.prompts, spec.payload_file, spec.stream_format, spec.max_tokens)[0]
+        target = spec.endpoint.name
+    else:
+        build_requests(checked.payload)
+        target = checked.endpoint.name
     emulator = None
     if needs_emulator(values):
         from bench.emulator.process import start_emulator
 
-        emulator = start_emulator(Path(values["emulator_config"]) if values.get("emulator_config") else None)
-        sys.stderr.write(f"bench: no endpoint given; started the built-in emulator at {emulator.url}\n")
+        config_file = values.get("emulator_config")
+        check_emulator_targets(checked, config_file, invoke=not streaming, stream=bool(streaming))
+        emulator = start_emulator(Path(config_file) if config_file else None)
+        source = (
+            f"started the emulator from {config_file}"
+            if config_file
+            else ("no endpoint given; started the built-in emulator")
+        )
+        sys.stderr.write(f"bench: {source} at {emulator.url}; targeting {target}\n")
     try:
         config = run_config_from_options(values, emulator_url=emulator.url if emulator else None)
-        request = build_requests(config.payload)[0]
-        transport = make_transport(config.endpoint, config.transport)
-        inference_id = uuid.uuid4().hex
-        result: dict[str, Any] = {
-            "endpoint": config.endpoint.name,
-            "inference_id": inference_id,
-            "request_bytes": len(request.body),
-        }
-        started = time.perf_counter()
-        try:
-            response = transport.invoke(request.body, request.content_type, inference_id)
-            result["execution_ms"] = round((time.perf_counter() - started) * 1000.0, 3)
-            outputs = decode_response(response.body, response.content_type)
-            check_outputs(outputs, config.payload.outputs)
-        except EndpointError as exc:  # DecodeError included
-            result.setdefault("execution_ms", round((time.perf_counter() - started) * 1000.0, 3))
-            result.update(_error_fields(exc))
-            print(json.dumps(result, indent=2))
-            return 1
-        finally:
-            transport.close()
-        result.update(
-            status="ok",
-            http_status=response.http_status,
-            variant=response.variant,
-            content_type=response.content_type,
-            response_bytes=len(response.body),
-            outputs=outputs_as_json(outputs),
-        )
+        result = _invoke_stream(config, body) if streaming else _invoke_tensor(config)
         print(json.dumps(result, indent=2))
-        return 0
+        return 1 if result["status"] == "error" else 0
     finally:
         if emulator is not None:
             emulator.stop()
+
+
+def _invoke_tensor(config: RunConfig) -> dict[str, Any]:
+    """Send the first request of the payload; the result document (``status`` ok or error)."""
+    from bench.payload.pool import build_requests
+    from bench.payload.triton import check_outputs, decode_response, outputs_as_json
+    from bench.transport import make_transport
+
+    request = build_requests(config.payload)[0]
+    transport = make_transport(config.endpoint, config.transport)
+    result: dict[str, Any] = {
+        "endpoint": config.endpoint.name,
+        "inference_id": uuid.uuid4().hex,
+        "request_bytes": len(request.body),
+    }
+    started = time.perf_counter()
+    try:
+        response = transport.invoke(request.body, request.content_type, result["inference_id"])
+        result["execution_ms"] = _ms_since(started)
+        outputs = decode_response(response.body, response.content_type)
+        check_outputs(outputs, config.payload.outputs)
+    except EndpointError as exc:  # DecodeError included
+        result.setdefault("execution_ms", _ms_since(started))
+        return {**result, **_error_fields(exc)}
+    finally:
+        transport.close()
+    return {
+        **result,
+        "status": "ok",
+        "http_status": response.http_status,
+        "variant": response.variant,
+        "content_type": response.content_type,
+        "response_bytes": len(response.body),
+        "outputs": outputs_as_json(outputs),
+    }
+
+
+def _invoke_stream(config: RunConfig, body: bytes) -> dict[str, Any]:
+    """Send one InvokeEndpointWithResponseStream request; the result document with what arrived
+    (parts, the decoded text), also when the stream failed part-way."""
+    from bench.payload.llm import LLM_CONTENT_TYPE
+    from bench.payload.streams import InBandError, StreamParser
+    from bench.transport import make_stream_transport
+
+    assert config.stream is not None
+    spec = config.stream
+    transport = make_stream_transport(spec.endpoint, config.transport)
+    parser = StreamParser(spec.stream_format)
+    result: dict[str, Any] = {
+        "endpoint": spec.endpoint.name,
+        "inference_id": uuid.uuid4().hex,
+        "request_bytes": len(body),
+    }
+    stream: dict[str, Any] = {}  # what the response said before its parts
+    arrived = {"parts": 0, "response_bytes": 0}
+    pieces: list[str] = []
+    error: EndpointError | None = None
+    started = time.perf_counter()
+    try:
+        response = transport.invoke_stream(body, LLM_CONTENT_TYPE, result["inference_id"])
+        stream.update(
+            http_status=response.http_status, variant=response.variant, content_type=response.content_type
+        )
+        parser.content_type = response.content_type
+        try:
+            for part in response.parts:
+                if not arrived["parts"]:
+                    result["ttfp_ms"] = _ms_since(started)
+                arrived["parts"] += 1
+                arrived["response_bytes"] += len(part)
+                pieces += parser.feed(part)
+            pieces += parser.finish()
+        except BaseException:
+            response.close()
+            raise
+    except EndpointError as exc:
+        error = exc
+    except InBandError as exc:
+        stage = "first_part" if arrived["parts"] <= 1 else "mid_stream"
+        error = ModelError(str(exc), stage=stage, http_status=200)
+    finally:
+        transport.close()
+    result["execution_ms"] = _ms_since(started)
+    tokens = parser.usage_tokens if parser.usage_tokens is not None else sum(1 for p in pieces if p)
+    received = {"stream_format": parser.format, **arrived, "tokens": tokens, "text": "".join(pieces)}
+    if error is None:
+        return {**result, "status": "ok", **stream, **received}
+    failed = _error_fields(error)
+    started_status = stream.pop("http_status", None)  # a mid-stream error came after an HTTP 200
+    failed["http_status"] = failed["http_status"] or started_status
+    return {**result, **failed, **stream, **received}
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000.0, 3)
 
 
 def _error_fields(exc: EndpointError) -> dict[str, Any]:
@@ -195,18 +332,27 @@ def _error_fields(exc: EndpointError) -> dict[str, Any]:
     return fields
 
 
+WHATIF_DIR = "whatif"  # where ``bench gate RUN --gate ...`` writes, inside the run directory
+
+
 def _report(args: argparse.Namespace) -> int:
-    """``bench report`` and ``bench gate``: every report file again, from requests.csv alone."""
+    """``bench report`` and ``bench gate``: every report file again, from requests.csv alone.
+
+    ``bench gate`` with ``--gate`` or ``--warmup`` is a what-if: its files go into ``RUN/whatif/``
+    and the run's own files stay as the run left them, unless ``--write``.
+    """
     from bench.analysis.capacity import planning_from_run_config
     from bench.gatespec import parse_gates
-    from bench.report import REQUESTS_CSV, format_gates, format_summary, read_run_json, write_tables
+    from bench.report import REQUESTS_CSV, format_summary, read_run_json, write_tables
     from bench.report.rundir import read_measured_from
 
     run_dir: Path = args.run_dir
-    if not (run_dir / REQUESTS_CSV).is_file():
+    requests_csv = run_dir / REQUESTS_CSV
+    if not requests_csv.is_file():
         raise ConfigError(
             f"{run_dir}: no {REQUESTS_CSV} there; give a run directory such as reports/<stamp>-<name>"
         )
+    _check_run_files(run_dir)
     run_json = read_run_json(run_dir)
     run_config = run_json.get("config", {})
     run_warmup_s = float(run_config.get("warmup_s", 0.0))
@@ -222,18 +368,34 @@ def _report(args: argparse.Namespace) -> int:
     if args.command == "gate" and not gates:
         raise ConfigError(f"{run_dir}: the run had no gates; give at least one --gate EXPR")
     step_summary = os.environ.get("GITHUB_STEP_SUMMARY") if args.command == "gate" else None
-    tables = write_tables(
-        run_dir,
-        warmup_s=warmup_s,
-        measured_from_s=measured_from_s,
-        gates=gates,
-        step_summary=Path(step_summary) if step_summary else None,
-        planning=planning_from_run_config(
-            run_config, started if isinstance(started := run_json.get("started_s"), int | float) else None
-        ),
-        endpoint=str(run_config.get("endpoint", {}).get("name", "")),
-    )
+    whatif = args.command == "gate" and (args.gate or args.warmup is not None) and not args.write
+    try:
+        if whatif:
+            return _gate_whatif(
+                run_dir,
+                gates,
+                warmup_s=warmup_s,
+                measured_from_s=measured_from_s,
+                step_summary=Path(step_summary) if step_summary else None,
+            )
+        tables = write_tables(
+            run_dir,
+            warmup_s=warmup_s,
+            measured_from_s=measured_from_s,
+            gates=gates,
+            step_summary=Path(step_summary) if step_summary else None,
+            planning=planning_from_run_config(
+                run_config, started if isinstance(started := run_json.get("started_s"), int | float) else None
+            ),
+            endpoint=str(run_config.get("endpoint", {}).get("name", "")),
+        )
+    except ValueError as exc:  # records.py: an unreadable requests.csv, one line naming the file
+        if not str(exc).startswith(str(requests_csv)):
+            raise
+        raise ConfigError(f"{_one_line(exc)}; give the directory of a finished run") from None
     print(format_summary(tables.summary))
+    if not tables.records:
+        print(f"bench: {requests_csv} holds no requests (only its header): the run sent none")
     written = "summary.csv, errors.csv, timeseries.csv" + (
         ", gates.json, junit.xml, summary.md" if gates else ""
     )
@@ -241,11 +403,87 @@ def _report(args: argparse.Namespace) -> int:
         written += ", capacity.csv, capacity.json, report.html"
         print("bench: " + tables.capacity.recommendation.text)
     print(f"bench: wrote {written} in {run_dir} from {tables.records} requests")
-    if not tables.gates:
+    return _gate_verdict(tables.gates)
+
+
+def _gate_verdict(results: Sequence[GateResult]) -> int:
+    """Print the gates (if any) and their verdict; the exit code: 3 when one failed."""
+    from bench.report import format_gates
+
+    if not results:
         return 0
-    print(format_gates(tables.gates))
-    print("bench: all gates passed" if tables.gates_passed else "bench: GATES FAILED (exit code 3)")
-    return 0 if tables.gates_passed else 3
+    passed = all(r.passed for r in results)
+    print(format_gates(results))
+    print("bench: all gates passed" if passed else "bench: GATES FAILED (exit code 3)")
+    return 0 if passed else 3
+
+
+def _gate_whatif(
+    run_dir: Path,
+    gates: Sequence[GateSpec],
+    *,
+    warmup_s: float,
+    measured_from_s: float | None,
+    step_summary: Path | None,
+) -> int:
+    """Gates given after the run, evaluated as the run's own are (same records, window and code),
+    written into ``RUN/whatif/``: summary.csv, gates.json, junit.xml, summary.md."""
+    from bench.analysis import load_records, summarize
+    from bench.analysis.gates import evaluate_gates
+    from bench.analysis.records import REPORT_COLUMNS, take_measured
+    from bench.report import REQUESTS_CSV, format_summary
+    from bench.report.gatefiles import write_gate_files
+
+    records = load_records(run_dir / REQUESTS_CSV, tuple(c for c in REPORT_COLUMNS if c != "step"))
+    total = len(records)
+    window = take_measured(records, warmup_s, measured_from_s)
+    del records
+    results = evaluate_gates(window, gates)
+    summary = summarize(window)
+    del window
+    out_dir = run_dir / WHATIF_DIR
+    out_dir.mkdir(exist_ok=True)
+    summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.3f")
+    write_gate_files(out_dir, results, summary, step_summary=step_summary, run_dir=run_dir)
+    print(format_summary(summary))
+    print(
+        f"bench: what-if: wrote summary.csv, gates.json, junit.xml, summary.md in {out_dir} from {total} "
+        f"requests; the run's own files are unchanged (--write replaces them)"
+    )
+    return _gate_verdict(results)
+
+
+def _check_run_files(run_dir: Path) -> None:
+    """What ``bench report`` and ``bench gate`` read, checked before anything is written: a file that
+    cannot be read is one line naming it (a header-only requests.csv is an empty run, not an error)."""
+    from bench.analysis.records import header_end_offset
+    from bench.report import ERROR_SAMPLES_JSON, REQUESTS_CSV, read_run_json
+    from bench.report.rundir import RUN_JSON
+    from bench.report.tables import read_error_samples
+
+    requests_csv = run_dir / REQUESTS_CSV
+    advice = "give the directory of a finished run (reports/<stamp>-<name>)"
+    with requests_csv.open("rb") as handle:
+        first = handle.readline(1 << 16)
+    if not first:
+        raise ConfigError(f"{requests_csv} is empty (0 bytes, not even its header line); {advice}")
+    if b"timestamp_s" not in first:
+        raise ConfigError(f"{requests_csv} is not a requests.csv of this harness (no header line); {advice}")
+    try:
+        header_end_offset(requests_csv)  # every column there
+    except ValueError as exc:  # it names the file and the missing columns, and asks the question
+        raise ConfigError(_one_line(exc)) from None
+    for name, read in ((RUN_JSON, read_run_json), (ERROR_SAMPLES_JSON, read_error_samples)):
+        try:
+            read(run_dir)
+        except (OSError, ValueError, KeyError, TypeError) as exc:  # UnicodeDecodeError is a ValueError
+            raise ConfigError(
+                f"{run_dir / name}: unreadable ({_one_line(exc)}); fix or remove the file"
+            ) from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
 
 
 def _selfbench(args: argparse.Namespace) -> int:

@@ -7,10 +7,12 @@ string into one value and raise ``ConfigError`` with a one-line message when it 
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bench.errors import ConfigError
 from bench.gatespec import GateSpec
@@ -166,7 +168,10 @@ class RunConfig:
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-/]+$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_DURATION = re.compile(r"^\s*(-\s*)?(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
+_HOST_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
+_HOST_NAME = re.compile(rf"^{_HOST_LABEL}(?:\.{_HOST_LABEL})*\.?$")
+_URL_FORM = "expected http://HOST[:PORT] or https://HOST[:PORT]"
 _DURATION_SCALE = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 
 
@@ -258,7 +263,54 @@ def parse_duration(text: str, *, option: str) -> float:
     match = _DURATION.match(str(text))
     if not match:
         raise ConfigError(f"{option}: malformed duration {text!r}; write e.g. 30s, 500ms, 2m")
-    return float(match.group(1)) * _DURATION_SCALE[match.group(2)]
+    value = float(match.group(2)) * _DURATION_SCALE[match.group(3)]
+    if match.group(1) and value > 0:
+        raise ConfigError(f"{option}: duration {text!r} must not be negative; write e.g. 0s, 500ms, 30s")
+    return value
+
+
+def check_url(url: str, *, option: str) -> str:
+    """``url`` when it is a whole http(s) URL: scheme, host, port 1..65535, no spaces, credentials,
+    query or fragment (a path is kept: a VPC endpoint or a proxy may have one). ConfigError otherwise."""
+    where = f"{option} {url!r}"
+    if any(c.isspace() for c in url):
+        raise ConfigError(f"{where}: a URL has no spaces; {_URL_FORM}")
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # e.g. unbalanced brackets of an IPv6 address
+        raise ConfigError(f"{where}: no valid host ({exc}); {_URL_FORM}") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{where}: {_URL_FORM}")
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{where}: leave out the credentials (USER:PASSWORD@); requests are signed with the AWS "
+            "credential chain, never with credentials in a URL"
+        )
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ConfigError(f"{where}: leave out the query or fragment (? #); {_URL_FORM}[/PATH]")
+    host, port = _host_and_port(parts.netloc)
+    if host is None or not (host.startswith("[") or _HOST_NAME.match(host)):
+        raise ConfigError(f"{where}: no valid host in {parts.netloc!r}; {_URL_FORM}")
+    if port is not None and not port.isdigit():
+        raise ConfigError(f"{where}: port {port!r} is not a number; give a port from 1 to 65535")
+    if port is not None and not 1 <= int(port) <= 65535:
+        raise ConfigError(f"{where}: port {port} is out of range; give a port from 1 to 65535")
+    return url
+
+
+def _host_and_port(netloc: str) -> tuple[str | None, str | None]:
+    """The host (None when malformed; IPv6 in its brackets) and the port text (None without a ``:``)."""
+    if netloc.startswith("["):
+        address, _, after = netloc[1:].partition("]")
+        try:
+            ipaddress.IPv6Address(address)
+        except ValueError:
+            return None, None
+        if after and not after.startswith(":"):
+            return None, None
+        return f"[{address}]", after[1:] if after else None
+    host, colon, port = netloc.partition(":")
+    return host, port if colon else None
 
 
 def check_endpoint_name(name: str, *, option: str) -> str:
@@ -284,6 +336,8 @@ def choose_one(value: str, allowed: tuple[str, ...], *, option: str) -> str:
 
 def parse_percentage(text: str, option: str) -> float:
     """``10%`` or ``0.1`` -> 0.1: a percentage, or a bare fraction below 1; never negative."""
+    if re.fullmatch(r"\s*-\s*(\d+(?:\.\d*)?|\.\d+)\s*%?\s*", str(text)):
+        raise ConfigError(f"{option}: {text!r} must not be negative; write e.g. 10% or 0.1")
     match = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*(%?)\s*", str(text))
     if not match or (not match.group(2) and float(match.group(1)) >= 1.0):
         raise ConfigError(f"{option}: {text!r} is not a percentage; write e.g. 10% or 0.1")

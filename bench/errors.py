@@ -20,6 +20,7 @@
         ├── TimeoutError_               connect or read timeout on our side
         ├── ConnectionError_            refused, reset or closed connection
         ├── DecodeError                 the response arrived but could not be decoded or failed checks
+        ├── UnexpectedError             any other exception inside a transport; error_type is its class
         └── Unfinished                  the run ended (after its drain) before the response did:
                                         a record with status ``unfinished`` and what was measured
 
@@ -162,6 +163,20 @@ class DecodeError(EndpointError):
 
     def __init__(self, message: str, *, stage: str = "decode", http_status: int | None = None) -> None:
         super().__init__(message, stage=stage, http_status=http_status)
+
+
+class UnexpectedError(EndpointError):
+    """An exception a transport does not expect (a bug, or a library's surprise), kept as a record.
+
+    ``error_type`` is the exception's class name (``KeyError``, ``RuntimeError``), so that it is
+    counted and named in errors.csv instead of escaping the request path.
+    """
+
+    def __init__(
+        self, exception_class: str, message: str, *, stage: str = "request", http_status: int | None = None
+    ) -> None:
+        super().__init__(message, stage=stage, http_status=http_status)
+        self.error_type = exception_class or "UnexpectedError"
 
 
 class Unfinished(EndpointError):

@@ -4,20 +4,26 @@ Grammar (whitespace between tokens is free)::
 
     gate   := scope* (stat "(" metric ")" | metric) op number [unit]
     scope  := "name:" NAME | "type:" ("invoke" | "stream") | "variant:" NAME | ("invoke" | "stream") ":" NAME
+    NAME   := a word without spaces | '"' text '"' | "'" text "'"        (quoted: names with spaces)
     stat   := "mean" | "min" | "max" | "p" NUMBER            (p95, p99.9; "avg" = mean, "med" = p50)
     metric := latency | ttfp | ttft | itl                   (per-request values: need a stat)
-            | rps | error_rate | count | errors | tokens_per_s   (one value per run: no stat)
+            | rps | error_rate | count | errors | unfinished | tokens_per_s   (one value per run: no stat)
     op     := "<" | "<=" | ">" | ">=" | "=="
     unit   := "ms" | "s" (times; ms when omitted) | "%" (error_rate; a fraction when omitted)
 
 Examples: ``p95(latency)<250ms``, ``p99(ttfp)<800ms``, ``max(latency)<2s``, ``error_rate<1%``,
 ``rps>=50``, ``mean(itl)<40ms``, ``errors<=10``, ``type:stream p95(ttft)<500ms``,
-``invoke:demo-triton p99(latency)<300ms``. The configuration (``RunConfig.gates``, the capacity SLOs)
-holds ``GateSpec`` values; ``bench.analysis.gates`` evaluates them on the raw records.
+``invoke:demo-triton p99(latency)<300ms``, ``name:"my endpoint" p95(latency)<250ms``.
+
+``check_foregone`` refuses gates whose verdict the grammar already decides: every metric is never
+negative and ``error_rate`` is at most 100%, so ``p95(latency)<-5ms`` can never pass and
+``error_rate<150%`` or ``count>=0`` can never fail. The configuration (``RunConfig.gates``, the
+capacity SLOs) holds ``GateSpec`` values; ``bench.analysis.gates`` evaluates them on the raw records.
 """
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Sequence
@@ -26,7 +32,7 @@ from dataclasses import dataclass
 from bench.errors import ConfigError
 
 SAMPLE_METRICS = {"latency": "latency_ms", "ttfp": "ttfp_ms", "ttft": "ttft_ms", "itl": "itl_mean_ms"}
-RUN_METRICS = ("rps", "error_rate", "count", "errors", "tokens_per_s")
+RUN_METRICS = ("rps", "error_rate", "count", "errors", "unfinished", "tokens_per_s")
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -34,11 +40,16 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
     ">": operator.gt,
 }
-_SCOPE = re.compile(r"(name|type|variant|invoke|stream):(\S+)\s+")
+SCOPES = ("name", "type", "variant", "invoke", "stream")
+_SCOPE = re.compile(r"([A-Za-z_]+):")
+_SCOPE_VALUE = re.compile(r"\"([^\"]*)\"|'([^']*)'|([^\s\"']+)")
+_QUOTED_START = re.compile(r"[\"']")
 _STAT = re.compile(r"(mean|avg|min|max|med|p\d+(?:\.\d+)?)\s*\(\s*([a-z_]+)\s*\)")
 _METRIC = re.compile(r"([a-z_]+)")
 _OP = re.compile(r"\s*(<=|>=|==|<|>)\s*")
 _VALUE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$")
+# What every metric can be: never negative; error_rate at most 1 (100%).
+_HIGHEST = {"error_rate": 1.0}
 
 
 @dataclass(frozen=True)
@@ -75,50 +86,48 @@ def format_value(value: float, gate: GateSpec) -> str:
     return f"{value:.6g}"
 
 
-def parse_gate(text: str) -> GateSpec:
-    """Parse one expression; ConfigError with the offending token and its column otherwise."""
-    rest, position = text.strip(), 0
-    scope: dict[str, str] = {}
-    while match := _SCOPE.match(rest):
-        key, value = match.group(1), match.group(2)
-        if key in ("invoke", "stream"):
-            scope["type"], scope["name"] = key, value
-        elif key == "type" and value not in ("invoke", "stream"):
-            raise _error(text, value, "unknown request type; use type:invoke or type:stream")
-        else:
-            scope[key] = value
-        rest, position = rest[match.end() :], position + match.end()
+def parse_gate(text: str, *, option: str = "--gate") -> GateSpec:
+    """Parse one expression; ConfigError with the offending token and its column otherwise.
+
+    ``option`` names the option in messages (``--gate``, ``--slo``).
+    """
+    stripped = text.strip()
+    scope, rest = _scopes(text, stripped, option)
     stat_match = _STAT.match(rest)
     if stat_match:
-        stat, metric = _stat_name(stat_match.group(1)), stat_match.group(2)
+        stat_token, metric = stat_match.group(1), stat_match.group(2)
+        stat = _stat_name(text, stat_token, option)
         consumed = stat_match.end()
     else:
         metric_match = _METRIC.match(rest)
         if not metric_match:
-            raise _error(text, rest[:12] or text, "expected a metric such as p95(latency) or error_rate")
+            raise _error(
+                text, rest[:12] or "(end)", "expected a metric such as p95(latency) or error_rate", option
+            )
         stat, metric, consumed = None, metric_match.group(1), metric_match.end()
     if metric not in SAMPLE_METRICS and metric not in RUN_METRICS:
         known = ", ".join([*SAMPLE_METRICS, *RUN_METRICS])
-        raise _error(text, metric, f"unknown metric; use one of {known}")
+        raise _error(text, metric, f"unknown metric; use one of {known}", option)
     if stat is not None and metric in RUN_METRICS:
         raise _error(
             text,
             rest[:consumed],
             f"{metric} is one value per run; write it without a statistic, e.g. {metric}>=50",
+            option,
         )
     if stat is None and metric in SAMPLE_METRICS:
-        raise _error(text, metric, f"{metric} needs a statistic, e.g. p95({metric}) or max({metric})")
+        raise _error(text, metric, f"{metric} needs a statistic, e.g. p95({metric}) or max({metric})", option)
     rest = rest[consumed:]
     op_match = _OP.match(rest)
     if not op_match:
-        raise _error(text, rest[:6] or "(end)", "expected an operator: < <= > >= ==")
+        raise _error(text, rest[:6] or "(end)", "expected an operator: < <= > >= ==", option)
     rest = rest[op_match.end() :]
     value_match = _VALUE.match(rest)
     if not value_match:
-        raise _error(text, rest or "(end)", "expected a number with an optional unit ms, s or %")
-    threshold = _in_base_unit(text, metric, float(value_match.group(1)), value_match.group(2))
+        raise _error(text, rest or "(end)", "expected a number with an optional unit ms, s or %", option)
+    threshold = _in_base_unit(text, metric, float(value_match.group(1)), value_match.group(2), option)
     return GateSpec(
-        expression=text.strip(),
+        expression=stripped,
         metric=metric,
         stat=stat,
         op=op_match.group(1),
@@ -129,37 +138,91 @@ def parse_gate(text: str) -> GateSpec:
     )
 
 
-def _stat_name(text: str) -> str:
-    if text == "avg":
+def _scopes(text: str, rest: str, option: str) -> tuple[dict[str, str], str]:
+    """The scope words at the start of ``rest`` (``name:x``, ``name:"a b"``) and what follows them."""
+    scope: dict[str, str] = {}
+    while key_match := _SCOPE.match(rest):
+        key = key_match.group(1)
+        if key not in SCOPES:
+            known = ", ".join(f"{s}:" for s in SCOPES)
+            raise _error(text, f"{key}:", f"unknown scope; use {known}", option)
+        after = rest[key_match.end() :]
+        value_match = _SCOPE_VALUE.match(after)
+        if not value_match:
+            what = "unterminated quote" if _QUOTED_START.match(after) else "no value"
+            raise _error(
+                text, rest[: key_match.end() + 1], f'{what}; write {key}:NAME or {key}:"A NAME"', option
+            )
+        value = next(v for v in value_match.groups() if v is not None)
+        if not value:
+            raise _error(text, rest[: value_match.end() + key_match.end()], f"empty {key}", option)
+        if key in ("invoke", "stream"):
+            scope["type"], scope["name"] = key, value
+        elif key == "type" and value not in ("invoke", "stream"):
+            raise _error(text, value, "unknown request type; use type:invoke or type:stream", option)
+        else:
+            scope[key] = value
+        rest = after[value_match.end() :].lstrip()
+    return scope, rest
+
+
+def check_foregone(gate: GateSpec, *, option: str = "--gate") -> None:
+    """ConfigError for a gate whose verdict does not depend on the run (see the module docstring).
+
+    Separate from ``parse_gate``: the grammar itself accepts such gates, so that expressions stored
+    in finished runs always parse again; the options refuse them before a run.
+    """
+    low, high, t = 0.0, _HIGHEST.get(gate.metric, math.inf), gate.threshold
+    always = {"<": t > high, "<=": t >= high, ">": t < low, ">=": t <= low, "==": False}[gate.op]
+    never = {"<": t <= low, "<=": t < low, ">": t >= high, ">=": t > high, "==": t < low or t > high}[gate.op]
+    if not (always or never):
+        return
+    too_high = t > high if gate.op == "==" else always == (gate.op in ("<", "<="))
+    unit = {"ms": " ms", "%": "%"}.get(gate.unit, "")
+    if gate.metric == "error_rate":
+        what = "error_rate is between 0% and 100%"
+    else:
+        what = (
+            f"{gate.stat}({gate.metric}) is never negative"
+            if gate.stat
+            else f"{gate.metric} is never negative"
+        )
+    fix = "give a threshold below 100%" if too_high else f"give a threshold above 0{unit}"
+    verdict = "can never fail" if always else "can never pass"
+    raise ConfigError(f"{option} {gate.expression!r}: {verdict}: {what}; {fix}")
+
+
+def _stat_name(text: str, token: str, option: str) -> str:
+    if token == "avg":
         return "mean"
-    if text == "med":
+    if token == "med":
         return "p50"
-    if text.startswith("p"):
-        q = float(text[1:])
+    if token.startswith("p"):
+        q = float(token[1:])
         if not 0 <= q <= 100:
-            raise ConfigError(f"percentile {text} is outside p0..p100")
+            raise _error(text, token, "percentiles are p0..p100, e.g. p95 or p99.9", option)
         return f"p{q:g}"
-    return text
+    return token
 
 
-def _in_base_unit(text: str, metric: str, value: float, unit: str | None) -> float:
+def _in_base_unit(text: str, metric: str, value: float, unit: str | None, option: str) -> float:
     if metric in SAMPLE_METRICS:
         if unit == "%":
-            raise _error(text, "%", f"{metric} is a time; use ms or s")
+            raise _error(text, "%", f"{metric} is a time; use ms or s", option)
         return value * 1000.0 if unit == "s" else value
     if metric == "error_rate":
         if unit in ("ms", "s"):
-            raise _error(text, unit, "error_rate is a fraction; write 1% or 0.01")
+            raise _error(text, unit, "error_rate is a fraction; write 1% or 0.01", option)
         return value / 100.0 if unit == "%" else value
     if unit:
-        raise _error(text, unit, f"{metric} takes no unit")
+        raise _error(text, unit, f"{metric} takes no unit", option)
     return value
 
 
-def _error(text: str, token: str, what: str) -> ConfigError:
+def _error(text: str, token: str, what: str, option: str) -> ConfigError:
     column = text.find(token) + 1 if token and token in text else len(text) + 1
-    return ConfigError(f"--gate {text!r}: {token!r} at column {column}: {what}")
+    return ConfigError(f"{option} {text!r}: {token!r} at column {column}: {what}")
 
 
-def parse_gates(texts: Sequence[str]) -> tuple[GateSpec, ...]:
-    return tuple(parse_gate(t) for t in texts)
+def parse_gates(texts: Sequence[str], *, option: str = "--gate") -> tuple[GateSpec, ...]:
+    return tuple(parse_gate(t, option=option) for t in texts)

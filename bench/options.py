@@ -29,6 +29,7 @@ from bench.config import (
     TensorSpec,
     TransportSpec,
     check_endpoint_name,
+    check_url,
     choose_one,
     parse_duration,
     parse_output_spec,
@@ -37,7 +38,7 @@ from bench.config import (
     parse_tensor_spec,
 )
 from bench.errors import ConfigError
-from bench.gatespec import parse_gates
+from bench.gatespec import GateSpec, check_foregone, parse_gates
 from bench.payload.streams import STREAM_FORMATS
 
 # What the demo endpoint of the packaged emulator configuration accepts.
@@ -245,8 +246,9 @@ def add_options(parser: Any, *, locust: bool, environ: Mapping[str, str] | None 
     """Add every option to ``parser``.
 
     ``locust=True``: Locust's parser (``env_var``, ``include_in_web_ui``); otherwise plain argparse,
-    with ``environ`` supplying ``BENCH_*`` defaults.
+    with ``environ`` supplying ``BENCH_*`` defaults. Either way ``accept_negative_values``.
     """
+    accept_negative_values(parser)
     for option in OPTIONS:
         kwargs: dict[str, Any] = {"help": option.help, "dest": option.dest}
         if option.metavar:
@@ -267,6 +269,25 @@ def add_options(parser: Any, *, locust: bool, environ: Mapping[str, str] | None 
             default = _split_env_list(value) if option.repeat else (_truthy(value) if option.flag else value)
         kwargs["default"] = default
         parser.add_argument(*option.flags, **kwargs)
+
+
+# A negative duration or percentage (-5s, -1.5m, -5%): argparse must take it as a value, see below.
+_NEGATIVE_VALUE = r"^-(?:\d+(?:\.\d*)?|\.\d+)(?:ms|s|m|h|%)$"
+
+
+def accept_negative_values(parser: Any) -> None:
+    """Let ``parser`` (argparse or Locust's configargparse) read ``--warmup -5s`` as a value.
+
+    argparse takes an argument that starts with ``-`` for an option unless it looks like a negative
+    number (``parser._negative_number_matcher``: ``-5``, ``-0.5``), so ``--warmup -5s`` would fail with
+    "expected one argument" before any option sees it. The parser's matcher is widened to negative
+    durations and percentages, which no option string looks like; the option's own check then
+    answers "must not be negative" in one line. A parser without the attribute is left alone (the
+    ``--warmup=-5s`` form works everywhere).
+    """
+    matcher = getattr(parser, "_negative_number_matcher", None)
+    if isinstance(matcher, re.Pattern) and _NEGATIVE_VALUE not in matcher.pattern:
+        parser._negative_number_matcher = re.compile(f"{matcher.pattern}|{_NEGATIVE_VALUE}")
 
 
 def _split_env_list(value: str) -> list[str]:
@@ -291,32 +312,95 @@ def needs_emulator(values: Mapping[str, Any]) -> bool:
 DEFAULTS: dict[str, Any] = {option.dest: option.default for option in OPTIONS}
 
 
-def run_config_from_options(given: Mapping[str, Any], *, emulator_url: str | None = None) -> RunConfig:
+def run_config_from_options(
+    given: Mapping[str, Any],
+    *,
+    emulator_url: str | None = None,
+    run_time_s: float | None = None,
+    users_given: bool = False,
+) -> RunConfig:
     """The one conversion from parsed option values to ``RunConfig``. Raises ConfigError.
 
     Options missing from ``given`` (or None) take their defaults from ``OPTIONS``, the one place they
     are written. When the options call for the emulator (``needs_emulator``) the endpoint is marked
     emulated; ``emulator_url`` is where it listens (None while validating, before it is started: the
     harness then puts the URL in with ``dataclasses.replace``, see ``with_endpoint_url``).
+
+    Locust's own options that can contradict ours, where the caller has them: ``run_time_s`` (``-t``,
+    seconds; None when not given) and ``users_given`` (``-u`` given explicitly). Both are refused
+    with ``--steps``, and ``--warmup`` must be shorter than ``-t``.
     """
     values = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     emulated = needs_emulator(values)
+    endpoint = _endpoint_spec(values, emulated, emulator_url)
+    payload = _payload_spec(values, demo=emulated and endpoint.name == DEMO_TRITON_ENDPOINT)
+    transport = TransportSpec(
+        kind=choose_one(str(values["transport"]), TRANSPORTS, option="--transport"),
+        connect_timeout_s=_positive(
+            parse_duration(values["connect_timeout"], option="--connect-timeout"), "--connect-timeout"
+        ),
+        read_timeout_s=_positive(
+            parse_duration(values["read_timeout"], option="--read-timeout"), "--read-timeout"
+        ),
+    )
+    gates = _gates(values, "gate")
+    if values.get("gate_abort") and not gates:
+        raise ConfigError(
+            "--gate-abort stops the run when a gate can no longer pass, but no --gate is given; "
+            "add --gate EXPR or leave out --gate-abort"
+        )
+    capacity = _capacity_spec(values, run_time_s=run_time_s, users_given=users_given)
+    warmup_s = parse_duration(values["warmup"], option="--warmup")
+    _check_warmup(warmup_s, run_time_s, capacity)
+    return RunConfig(
+        endpoint=endpoint,
+        payload=payload,
+        stream=_stream_spec(values, endpoint),
+        transport=transport,
+        report_dir=Path(values["report_dir"]),
+        run_name=_text(values.get("run_name")) or endpoint.name,
+        warmup_s=warmup_s,
+        gates=gates,
+        drain_s=_drain(values.get("drain"), transport.read_timeout_s),
+        gate_abort=bool(values.get("gate_abort")),
+        require_valid=bool(values.get("require_valid")),
+        capacity=capacity,
+    )
+
+
+def _endpoint_spec(values: Mapping[str, Any], emulated: bool, emulator_url: str | None) -> EndpointSpec:
     endpoint_name = _text(values.get("endpoint"))
+    stream_name = _text(values.get("stream_endpoint"))
     endpoint_url = emulator_url if emulated else _text(values.get("endpoint_url"))
     container_url = _text(values.get("container_url"))
     if container_url and endpoint_url:
         raise ConfigError("--container-url and --endpoint-url exclude each other; give one")
+    if container_url and endpoint_name:
+        raise ConfigError(
+            "--container-url talks to one container directly and --endpoint names a SageMaker endpoint; "
+            "give one (--endpoint-url URL --endpoint NAME for an endpoint at a URL)"
+        )
+    if (container_url or _text(values.get("endpoint_url"))) and _text(values.get("emulator_config")):
+        given = "--container-url" if container_url else "--endpoint-url"
+        raise ConfigError(
+            f"--emulator-config configures the built-in emulator, which is not started with {given}; give one"
+        )
     if container_url:
-        _check_url(container_url, "--container-url")
+        check_url(container_url, option="--container-url")
     elif endpoint_url and not emulated:
-        _check_url(endpoint_url, "--endpoint-url")
-        if not endpoint_name and not emulated:
-            raise ConfigError("--endpoint-url needs --endpoint NAME: the endpoint to call at that URL")
+        check_url(endpoint_url, option="--endpoint-url")
+        if not endpoint_name and not stream_name:
+            raise ConfigError(
+                "--endpoint-url needs --endpoint NAME: the endpoint to call at that URL "
+                "(or --stream-endpoint NAME alone for a streaming-only run)"
+            )
     if emulated and not endpoint_name:
         endpoint_name = DEMO_TRITON_ENDPOINT
+    if not endpoint_name and stream_name and endpoint_url and not emulated:
+        endpoint_name = stream_name  # a streaming-only run at --endpoint-url: named after its one endpoint
     if endpoint_name:
         check_endpoint_name(endpoint_name, option="--endpoint")
-    endpoint = EndpointSpec(
+    return EndpointSpec(
         name=endpoint_name or "container",
         region=_text(values.get("region")),
         endpoint_url=endpoint_url,
@@ -328,30 +412,33 @@ def run_config_from_options(given: Mapping[str, Any], *, emulator_url: str | Non
         custom_attributes=_text(values.get("custom_attributes")),
         emulated=emulated,
     )
-    payload = _payload_spec(values, demo=emulated and endpoint.name == DEMO_TRITON_ENDPOINT)
-    transport = TransportSpec(
-        kind=choose_one(str(values["transport"]), TRANSPORTS, option="--transport"),
-        connect_timeout_s=_positive(
-            parse_duration(values["connect_timeout"], option="--connect-timeout"), "--connect-timeout"
-        ),
-        read_timeout_s=_positive(
-            parse_duration(values["read_timeout"], option="--read-timeout"), "--read-timeout"
-        ),
-    )
-    return RunConfig(
-        endpoint=endpoint,
-        payload=payload,
-        stream=_stream_spec(values, endpoint),
-        transport=transport,
-        report_dir=Path(values["report_dir"]),
-        run_name=_text(values.get("run_name")) or endpoint.name,
-        warmup_s=parse_duration(values["warmup"], option="--warmup"),
-        gates=parse_gates(values.get("gate") or []),
-        drain_s=_drain(values.get("drain"), transport.read_timeout_s),
-        gate_abort=bool(values.get("gate_abort")),
-        require_valid=bool(values.get("require_valid")),
-        capacity=_capacity_spec(values),
-    )
+
+
+def _gates(values: Mapping[str, Any], dest: str) -> tuple[GateSpec, ...]:
+    """``--gate`` or ``--slo`` expressions, parsed, and refused when their verdict is foregone."""
+    option = f"--{dest}"
+    gates = parse_gates(values.get(dest) or [], option=option)
+    for gate in gates:
+        check_foregone(gate, option=option)
+    return gates
+
+
+def _check_warmup(warmup_s: float, run_time_s: float | None, capacity: CapacitySpec | None) -> None:
+    """The warm-up must leave something to measure: shorter than ``-t`` or than the fixed steps."""
+    if warmup_s <= 0:
+        return
+    if capacity is not None and not capacity.auto:
+        total = len(capacity.steps) * capacity.step_duration_s
+        if warmup_s >= total:
+            raise ConfigError(
+                f"--warmup {warmup_s:g}s leaves nothing to measure in a stepped run of {total:g}s "
+                f"({len(capacity.steps)} steps of {capacity.step_duration_s:g}s); make it shorter"
+            )
+    elif run_time_s and warmup_s >= run_time_s:
+        raise ConfigError(
+            f"--warmup {warmup_s:g}s leaves nothing to measure in a run of {run_time_s:g}s (-t); "
+            "make it shorter than the run time"
+        )
 
 
 def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
@@ -376,8 +463,13 @@ def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
     )
 
 
-def _capacity_spec(values: Mapping[str, Any]) -> CapacitySpec | None:
+def _capacity_spec(
+    values: Mapping[str, Any], *, run_time_s: float | None = None, users_given: bool = False
+) -> CapacitySpec | None:
+    slos = _gates(values, "slo")  # a malformed SLO is reported before a missing --steps
     text = _text(values.get("steps"))
+    if text is None and values.get("steps") is not None:
+        raise ConfigError("--steps is empty; give users per step, e.g. --steps 1,2,4,8,16, or --steps auto")
     planning = [o for o in ("slo", "target_rps", "instance_type", "instance_price") if values.get(o)]
     if text is None:
         if planning:
@@ -386,6 +478,12 @@ def _capacity_spec(values: Mapping[str, Any]) -> CapacitySpec | None:
             )
         return None
     steps, auto = parse_steps(text)
+    if users_given:
+        raise ConfigError("--steps sets the users of each step; leave out -u/--users")
+    if run_time_s:
+        raise ConfigError(
+            "--steps sets how long the run lasts (the steps times --step-duration); leave out -t/--run-time"
+        )
     duration = _positive(parse_duration(values["step_duration"], option="--step-duration"), "--step-duration")
     ramp_text = _text(values.get("step_ramp"))
     ramp = parse_duration(ramp_text, option="--step-ramp") if ramp_text else 0.2 * duration
@@ -396,7 +494,7 @@ def _capacity_spec(values: Mapping[str, Any]) -> CapacitySpec | None:
         auto=auto,
         step_duration_s=duration,
         ramp_s=ramp,
-        slos=parse_gates(values.get("slo") or []),
+        slos=slos,
         target_rps=_optional_number(values.get("target_rps"), "--target-rps"),
         headroom=parse_percentage(str(values["headroom"]), "--headroom"),
         safety_factor=_fraction(values["safety_factor"], "--safety-factor"),
@@ -440,6 +538,10 @@ def _stream_spec(values: Mapping[str, Any], endpoint: EndpointSpec) -> StreamSpe
     if not max_tokens.isdigit() or int(max_tokens) < 1:
         raise ConfigError(f"--max-tokens {max_tokens!r}: give a positive integer")
     payload_file = _text(values.get("llm_payload"))
+    if payload_file and any(values.get("prompt") or []):
+        raise ConfigError(
+            "--prompt and --llm-payload both give the streaming user's request bodies; give one of them"
+        )
     return StreamSpec(
         endpoint=replace(endpoint, name=name, target_model=None),
         stream_format=choose_one(str(values["stream_format"]), STREAM_FORMATS, option="--stream-format"),
@@ -454,11 +556,6 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value).strip()
     return text or None
-
-
-def _check_url(url: str, option: str) -> None:
-    if not re.match(r"^https?://[^/\s:]+(:\d+)?(/.*)?$", url):
-        raise ConfigError(f"{option} {url!r}: expected http://HOST[:PORT] or https://HOST[:PORT]")
 
 
 def _positive(value: float, option: str) -> float:

@@ -5,7 +5,9 @@ asyncio loop, which gevent's monkey-patching in the pytest process would get in 
 
     python tests/inference_tab_browser.py URL STREAM_NAME OUT_DIR [CHROMIUM]
 
-Starts a run from the form (4 users), opens the Inference tab, waits until the row of STREAM_NAME
+First submits the start form with a bad Endpoint (custom parameter): the form must show the
+harness's one-line error and start nothing (screenshot ``start-form-refused.png``). Then clears it,
+starts a run from the form (4 users), opens the Inference tab, waits until the row of STREAM_NAME
 shows a non-zero TTFP p50, takes a screenshot, stops the run from the UI and reads the Inference run
 tab until the run directory's files are listed. Prints one JSON object with what it saw; the test
 makes the assertions. Exit code 0 unless the browser itself failed. CHROMIUM is the browser binary
@@ -79,6 +81,32 @@ def wait_for_files(page: Page, timeout_s: float) -> list[list[str]]:
     return rows
 
 
+BAD_ENDPOINT = "bad name!"
+
+
+def refuse_bad_endpoint(page: Page, url: str, out_dir: Path) -> dict[str, Any]:
+    """Start with Endpoint ``bad name!``: what ``/swarm`` answered, the error shown, the runner's state."""
+    page.get_by_text("Custom parameters").click()
+    endpoint = page.locator("input[name=endpoint]")
+    endpoint.fill(BAD_ENDPOINT)
+    with page.expect_response(lambda response: response.url.endswith("/swarm")) as answer:
+        page.get_by_role("button", name="Start").click()
+    alert = page.get_by_role("alert").filter(has_text="--endpoint")
+    alert.wait_for(timeout=5000)
+    screenshot = out_dir / "start-form-refused.png"
+    page.screenshot(path=str(screenshot), full_page=True)
+    seen = {
+        "status": answer.value.status,
+        "answer": answer.value.json(),
+        "alert": alert.inner_text().strip(),
+        "start_button": page.get_by_role("button", name="Start").is_visible(),
+        "state": page.request.get(f"{url}stats/requests").json()["state"],
+        "screenshot": str(screenshot),
+    }
+    endpoint.fill("")  # back to the built-in emulator's endpoint
+    return seen
+
+
 def main(url: str, stream_name: str, out_dir: Path, chromium: str = CHROMIUM) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     with sync_playwright() as playwright, tempfile.TemporaryDirectory(prefix="chromium-") as profile:
@@ -92,6 +120,7 @@ def main(url: str, stream_name: str, out_dir: Path, chromium: str = CHROMIUM) ->
         try:
             page = context.new_page()
             page.goto(url, wait_until="networkidle")
+            seen["refused"] = refuse_bad_endpoint(page, url, out_dir)
             page.locator("input[name=userCount]").fill("4")
             page.locator("input[name=spawnRate]").fill("4")
             page.get_by_role("button", name="Start").click()

@@ -1,19 +1,27 @@
 """Capacity planning from a stepped run: per-step statistics, the SLO point, saturation, fleet and cost.
 
-Pure: a function of ``requests.csv`` (records carry ``step`` and ``users``) and the planning inputs.
-Definitions (what the report and README say, exactly):
+Pure: a function of ``requests.csv`` (records carry ``step`` and ``users``), the load generator's health
+samples (``health.csv``) and the planning inputs. Definitions (what the report and README say, exactly):
 
-- A step's measured window starts ``ramp_s`` after its first request and ends at its last completion;
-  records that started in the ramp are left out of that step's statistics.
+- A step's window starts ``ramp_s`` after the step began (the run's clock: ``started_s`` + (step - 1) x
+  step duration; without it, an older run, after the step's first request) and ends at the step's last
+  completion before the step ended (the next step began, or the run stopped). The live progress line
+  and the final files see the same completions, so they give the same ``rps``.
 - ``users``: the user count most records of the step completed under (the step's planned users; the
   last requests of a step may complete after the next step began).
-- ``rps``: requests that started in the window / window length. ``latency_*``: successful requests.
-  ``in_flight_mean`` (Little's law): rps x mean latency of all requests in the window, in requests;
+- ``rps``: requests of the step that completed in the window / window length (``completed``).
+  ``latency_*``, ``ttfp_*``, errors: the requests of the step that started in the window (``count``),
+  also those completing after the step ended (live, those still running are not in yet: provisional);
+  latency over successful requests. ``in_flight_mean`` (Little's law): rps x mean latency, in requests;
   for a closed-loop step it should be close to ``users`` (``littles_law_ratio`` = in_flight / users).
+- ``valid``: the load generator's health in the window, by the rules of ``bench.collect.health``
+  (CPU p95 <= 90% of a core, event-loop lag p99 <= 20 ms, each worker); None when no sample was
+  recorded there. An invalid step measured the load generator as much as the endpoint.
 - SLO point: the highest-throughput step whose statistics meet every SLO (gate grammar, evaluated on
-  that step's window); its rps is the maximum sustainable throughput of one instance.
+  that step's window); its rps is the maximum sustainable throughput of one instance. When the
+  endpoint did not saturate and no SLO stopped the steps, it is a lower bound ("at least").
 - Saturation: the first step whose throughput grew less than 5% over the previous step while its
-  p50 latency rose; the previous step's users are the saturation concurrency.
+  p50 latency rose; the previous step's users are the saturation concurrency. It rests on both steps.
 - Instances for ``target_rps``: ceil(target_rps x (1 + headroom) / sustainable rps).
 - Autoscaling target (``SageMakerVariantInvocationsPerInstance``, per minute): sustainable rps x 60 x
   safety factor (AWS's load-testing guidance uses 0.5).
@@ -25,13 +33,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.analysis.gates import evaluate_gates
 from bench.analysis.summary import percentile
+from bench.collect.health import HEALTH_CSV, Timelines, assess_window, read_health_csv
 from bench.config import CapacitySpec
 from bench.gatespec import GateSpec, parse_gates
 
@@ -75,6 +85,9 @@ class StepStats:
     littles_law_ratio: float
     slo_ok: bool
     slo_failures: tuple[str, ...]
+    completed: int = 0  # requests of the step that completed in the window: the rps numerator
+    valid: bool | None = None  # the load generator's health in the window (None: not recorded)
+    invalid_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -107,6 +120,11 @@ class Recommendation:
     fleet_cost_per_hour: float | None
     cost_per_million: float | None
     text: str
+    sustainable_valid: bool | None = None  # the SLO point's step's health (None: not recorded)
+    saturation_valid: bool | None = None  # both steps saturation rests on (the knee and the next)
+    invalid_steps: tuple[int, ...] = ()
+    at_least_rps: float | None = None  # no saturation: the highest throughput measured, a lower bound
+    price_missing: str | None = None  # why there is no price although an instance type was given
 
 
 @dataclass(frozen=True)
@@ -124,11 +142,15 @@ def step_stats(
     *,
     started_s: float | None = None,
     step_duration_s: float | None = None,
+    health: Timelines | None = None,
 ) -> tuple[StepStats, ...]:
     """Statistics of every step of a stepped run (records without a step are ignored).
 
     With the run's clock (``started_s``, when step 1 began, and ``step_duration_s``) a step's window
-    starts ``ramp_s`` after the step began; without it (an older run.json), after its first request.
+    starts ``ramp_s`` after the step began and ends by its planned end; without it (an older run.json),
+    it starts after its first request and ends by its last request's start. ``health``: the load
+    generator's samples by worker (``health.csv``), judged per window; None leaves ``valid`` None.
+    The rows of one step suffice (the live line passes just those): nothing looks at other steps.
     """
     stepped = frame[frame["step"].notna()]
     gates = tuple(slos)
@@ -137,27 +159,39 @@ def step_stats(
         number = int(float(str(step)))
         if started_s is not None and step_duration_s is not None:
             # to the microsecond, as requests.csv keeps timestamps: a request sent as the step began is in it
-            start = round(started_s + (number - 1) * step_duration_s + ramp_s, 6)
+            began = started_s + (number - 1) * step_duration_s
+            start, planned_end = round(began + ramp_s, 6), round(began + step_duration_s, 6)
         else:
-            start = float(group["timestamp_s"].min()) + ramp_s
-        window = group[group["timestamp_s"] >= start]
+            start, planned_end = float(group["timestamp_s"].min()) + ramp_s, float(group["timestamp_s"].max())
+        started = group["timestamp_s"]
+        window = group[(started >= start) & (started <= planned_end)]
         if window.empty:
             continue
-        steps.append(_one_step(number, window, start, gates))
+        done = group[(group["end_s"] >= start) & (group["end_s"] <= planned_end)]
+        stats = _one_step(number, window, done, start, gates)
+        if health is not None:
+            verdict = assess_window(health, stats.start_s, stats.end_s)
+            if verdict.samples:
+                stats = replace(stats, valid=verdict.valid, invalid_reasons=verdict.reasons)
+        steps.append(stats)
     return tuple(steps)
 
 
-def _one_step(step: int, window: pd.DataFrame, start: float, gates: Sequence[GateSpec]) -> StepStats:
-    end = float(window["end_s"].max())
-    length = max(end - start, 1e-9)
+def _one_step(
+    step: int, window: pd.DataFrame, done: pd.DataFrame, start: float, gates: Sequence[GateSpec]
+) -> StepStats:
+    """``window``: the requests that started in the window; ``done``: those that completed in it."""
+    end = float(done["end_s"].max()) if len(done) else start
+    length = end - start
+    rate = (lambda n: n / length) if length > 0 else (lambda n: 0.0)
     ok = window[window["status"] == "ok"]
     count = len(window)
     errors = int((window["status"] == "error").sum())
     users = int(window["users"].mode().iloc[0])  # the step's users (a few complete after the next step began)
-    rps = count / length
+    rps = rate(len(done))
     in_flight = rps * float(window["latency_ms"].mean()) / 1000.0
     results = evaluate_gates(window, gates) if gates else []
-    tokens = window["tokens"].dropna()
+    tokens = done["tokens"].dropna()
     return StepStats(
         step=step,
         users=users,
@@ -174,21 +208,47 @@ def _one_step(step: int, window: pd.DataFrame, start: float, gates: Sequence[Gat
         ttfp_p50_ms=percentile(window["ttfp_ms"], 50),
         ttfp_p95_ms=percentile(window["ttfp_ms"], 95),
         ttfp_p99_ms=percentile(window["ttfp_ms"], 99),
-        tokens_per_s=float(tokens.sum()) / length if len(tokens) else float("nan"),
+        tokens_per_s=rate(float(tokens.sum())) if len(tokens) else float("nan"),
         in_flight_mean=in_flight,
         littles_law_ratio=in_flight / users if users else float("nan"),
         slo_ok=all(r.passed for r in results),
         slo_failures=tuple(f"{r.gate.expression} ({r.observed_text()})" for r in results if not r.passed),
+        completed=len(done),
+    )
+
+
+PROVISIONAL = " (p95 and errors so far: requests still running come in later)"
+
+
+def step_line(stats: StepStats, *, total: str, slos: Sequence[GateSpec] = ()) -> str:
+    """The live progress line of a step just ended (``bench: step 3/5: ...``).
+
+    Its req/s is final: the same completions as ``capacity.csv``'s. Its p95 and errors are of the
+    requests completed so far: those still running when it is printed come in later.
+    """
+    s = stats
+    verdict = "" if not slos else (", SLO ok" if s.slo_ok else f", SLO broken: {'; '.join(s.slo_failures)}")
+    if s.valid is False:
+        verdict += f", INVALID: {'; '.join(s.invalid_reasons)}"
+    return (
+        f"bench: step {s.step}/{total}: {_users(s.users)}, {s.rps:.1f} req/s, "
+        f"p95 {s.latency_p95_ms:.1f} ms, errors {s.error_rate:.1%}{verdict}{PROVISIONAL}"
     )
 
 
 def saturation(steps: Sequence[StepStats]) -> StepStats | None:
     """The last step before throughput stopped growing (< 5%) while p50 latency rose."""
+    pair = _saturation_pair(steps)
+    return pair[0] if pair else None
+
+
+def _saturation_pair(steps: Sequence[StepStats]) -> tuple[StepStats, StepStats] | None:
+    """The knee and the step after it that did not grow: saturation rests on both."""
     for previous, current in itertools.pairwise(steps):
         grew = current.rps >= previous.rps * (1 + SATURATION_GROWTH)
         slower = current.latency_p50_ms > previous.latency_p50_ms
         if not grew and slower:
-            return previous
+            return previous, current
     return None
 
 
@@ -206,9 +266,24 @@ def instance_price(inputs: PlanningInputs) -> tuple[float | None, str | None]:
     return None, None
 
 
+def price_missing(inputs: PlanningInputs) -> str | None:
+    """Why an instance type given has no price (None when it has one, or none was given)."""
+    known = inputs.instance_price is not None or inputs.instance_type in INSTANCE_PRICES_USD_PER_HOUR
+    if inputs.instance_type and not known:
+        return f"no price for {inputs.instance_type} in the built-in table: pass --instance-price"
+    return None
+
+
+def _health_of(steps: Sequence[StepStats]) -> bool | None:
+    """False when any of ``steps`` was invalid, None when any was not judged, else True."""
+    verdicts = [s.valid for s in steps]
+    return False if False in verdicts else None if None in verdicts else True
+
+
 def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendation:
     point = sustainable(steps)
-    knee = saturation(steps)
+    pair = _saturation_pair(steps)
+    knee = pair[0] if pair else None
     price, source = instance_price(inputs)
     instances = per_minute = fleet = per_million = None
     if point is not None and point.rps > 0:
@@ -218,7 +293,7 @@ def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendat
             if price is not None:
                 fleet = instances * price
                 per_million = fleet / (inputs.target_rps * 3600.0) * 1e6
-    return Recommendation(
+    rec = Recommendation(
         sustainable_step=point.step if point else None,
         sustainable_users=point.users if point else None,
         sustainable_rps=point.rps if point else None,
@@ -233,8 +308,14 @@ def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendat
         price_source=source,
         fleet_cost_per_hour=fleet,
         cost_per_million=per_million,
-        text=_sentence(point, knee, instances, fleet, per_million, per_minute, inputs, steps),
+        text="",
+        sustainable_valid=point.valid if point else None,
+        saturation_valid=_health_of(pair) if pair else None,
+        invalid_steps=tuple(s.step for s in steps if s.valid is False),
+        at_least_rps=max(s.rps for s in steps) if steps and pair is None else None,
+        price_missing=price_missing(inputs),
     )
+    return replace(rec, text=_sentence(rec, point, pair, inputs, steps))
 
 
 def _finite(value: float) -> float | None:
@@ -242,49 +323,150 @@ def _finite(value: float) -> float | None:
 
 
 def _sentence(
+    rec: Recommendation,
     point: StepStats | None,
-    knee: StepStats | None,
-    instances: int | None,
-    fleet: float | None,
-    per_million: float | None,
-    per_minute: float | None,
+    pair: tuple[StepStats, StepStats] | None,
     inputs: PlanningInputs,
     steps: Sequence[StepStats],
 ) -> str:
-    """The recommendation in plain language."""
+    """The recommendation in plain language: what was measured, and what it rests on."""
     if not steps:
         return "No stepped data: run with --steps to plan capacity."
     if point is None:
         broken = "; ".join(steps[0].slo_failures) or "the SLO"
-        return f"No step met the SLO, not even the first ({steps[0].users} users): {broken}. One instance cannot serve this SLO at this load."
+        parts = [
+            f"No step met the SLO, not even the first ({_users(steps[0].users)}): {broken}. "
+            "One instance cannot serve this SLO at this load."
+        ]
+        if steps[0].valid is False:
+            parts.append(
+                f"But step {steps[0].step} was INVALID ({_reasons(steps[0])}): the load generator, not the "
+                "endpoint, may have broken the SLO."
+            )
+        return " ".join(parts + _health_notes(steps, {steps[0].step}))
     who = f"One {inputs.instance_type}" if inputs.instance_type else "One instance"
+    bound = point.step == steps[-1].step and pair is None  # still growing at the last step, within the SLO
     detail = f"p95 {point.latency_p95_ms:.0f} ms"
     if not math.isnan(point.ttfp_p95_ms):
         detail += f", time to first part p95 {point.ttfp_p95_ms:.0f} ms"
     if not math.isnan(point.tokens_per_s):
         detail += f", {point.tokens_per_s:.0f} tokens/s"
-    parts = [f"{who} sustains {point.rps:.0f} req/s at {detail} ({point.users} concurrent users)"]
-    if inputs.slos:
-        parts[0] += f" within the SLO {', '.join(s.expression for s in inputs.slos)}"
-    parts[0] += "."
-    if knee is not None:
-        parts.append(f"Throughput stops growing beyond {knee.users} concurrent users ({knee.rps:.0f} req/s).")
-    if instances is not None and inputs.target_rps is not None:
-        fleet_text = (
-            f"{instances} instances serve {inputs.target_rps:.0f} req/s with {inputs.headroom:.0%} headroom"
-        )
-        if fleet is not None and per_million is not None:
-            fleet_text += f" at ${fleet:.2f}/h, ${per_million:.2f} per million inferences"
-        parts.append(fleet_text + ".")
-    parts.append(
-        f"Autoscaling target: SageMakerVariantInvocationsPerInstance = {per_minute or 0.0:.0f} per minute (safety factor {inputs.safety_factor:g})."
+    rate = (
+        f"at least {point.rps:.0f} req/s (the endpoint did not saturate)"
+        if bound
+        else f"{point.rps:.0f} req/s"
     )
-    return " ".join(parts)
+    first = f"{who} sustains {rate} at {detail} ({_users(point.users, 'concurrent ')})"
+    if inputs.slos:
+        first += f" within the SLO {', '.join(s.expression for s in inputs.slos)}"
+    parts = [first + "."]
+    if pair is not None:
+        knee = pair[0]
+        parts.append(
+            f"Throughput stops growing beyond {_users(knee.users, 'concurrent ')} ({knee.rps:.0f} req/s)."
+        )
+    elif not bound and rec.at_least_rps is not None:
+        parts.append(
+            f"No saturation up to the last step ({_users(steps[-1].users)}): the endpoint serves at least "
+            f"{rec.at_least_rps:.0f} req/s (the endpoint did not saturate), beyond the SLO."
+        )
+    if bound:
+        parts.append("Add steps with more users to find its limit.")
+    parts += _fleet_sentences(rec, inputs, bound)
+    return " ".join(parts + _invalid_sentences(rec, point, pair, steps))
 
 
-def capacity_report(frame: pd.DataFrame, inputs: PlanningInputs, title: str = "") -> CapacityReport:
+def _fleet_sentences(rec: Recommendation, inputs: PlanningInputs, bound: bool) -> list[str]:
+    """Instances, their cost (or why it is missing) and the autoscaling target."""
+    parts = []
+    if rec.instances is not None and inputs.target_rps is not None:
+        n = rec.instances
+        fleet = (
+            f"{'At most ' if bound else ''}{n} instance{'' if n == 1 else 's'} serve{'s' if n == 1 else ''} "
+            f"{inputs.target_rps:.0f} req/s with {inputs.headroom:.0%} headroom"
+        )
+        if rec.fleet_cost_per_hour is not None and rec.cost_per_million is not None:
+            fleet += (
+                f" at ${rec.fleet_cost_per_hour:.2f}/h, ${rec.cost_per_million:.2f} per million inferences"
+            )
+        elif rec.price_missing is not None:
+            fleet += f" (cost: {rec.price_missing})"
+        parts.append(fleet + ".")
+    elif rec.price_missing is not None:
+        parts.append(f"Cost: {rec.price_missing}.")
+    per_minute = rec.invocations_per_instance_per_minute or 0.0
+    parts.append(
+        f"Autoscaling target: SageMakerVariantInvocationsPerInstance = {per_minute:.0f} per minute "
+        f"(safety factor {inputs.safety_factor:g})."
+    )
+    return parts
+
+
+def _invalid_sentences(
+    rec: Recommendation,
+    point: StepStats,
+    pair: tuple[StepStats, StepStats] | None,
+    steps: Sequence[StepStats],
+) -> list[str]:
+    """What the SLO point and saturation rest on, when a step they rest on was invalid."""
+    parts, noted = [], set()
+    if point.valid is False:
+        parts.append(
+            f"The SLO point, step {point.step}, is INVALID ({_reasons(point)}): its figures may be the load "
+            "generator's, not the endpoint's."
+        )
+        noted.add(point.step)
+    if pair is not None and rec.saturation_valid is False:
+        bad = [s for s in pair if s.valid is False]
+        fresh = [s for s in bad if s.step not in noted]
+        named = "; ".join(f"step {s.step}: {_reasons(s)}" for s in fresh)
+        parts.append(
+            f"Saturation rests on an INVALID step ({named or ', '.join(f'step {s.step}' for s in bad)}): the "
+            "load generator, not the endpoint, may have stopped the growth."
+        )
+        noted.update(s.step for s in pair)
+    return parts + _health_notes(steps, noted)
+
+
+def _users(n: int, kind: str = "") -> str:
+    return f"{n} {kind}user{'' if n == 1 else 's'}"
+
+
+def _reasons(step: StepStats) -> str:
+    return "; ".join(step.invalid_reasons) or "load generator not healthy"
+
+
+def _health_notes(steps: Sequence[StepStats], noted: set[int]) -> list[str]:
+    """The invalid steps not named yet, or that the health was not recorded at all."""
+    if all(s.valid is None for s in steps):
+        return ["The load generator's health was not recorded per step (no health.csv): no step is checked."]
+    others = [str(s.step) for s in steps if s.valid is False and s.step not in noted]
+    if not others:
+        return []
+    return [
+        f"Step{'s' if len(others) > 1 else ''} {', '.join(others)} INVALID: the load generator was not healthy."
+    ]
+
+
+def capacity_report(
+    frame: pd.DataFrame,
+    inputs: PlanningInputs,
+    title: str = "",
+    *,
+    run_dir: Path | None = None,
+    health: Timelines | None = None,
+) -> CapacityReport:
+    """The whole analysis. The load generator's samples come as ``health`` or from ``run_dir``'s
+    ``health.csv`` (absent: the steps' health is not known)."""
+    if health is None and run_dir is not None:
+        health = read_health_csv(run_dir / HEALTH_CSV)
     steps = step_stats(
-        frame, inputs.slos, inputs.ramp_s, started_s=inputs.started_s, step_duration_s=inputs.step_duration_s
+        frame,
+        inputs.slos,
+        inputs.ramp_s,
+        started_s=inputs.started_s,
+        step_duration_s=inputs.step_duration_s,
+        health=health,
     )
     return CapacityReport(steps=steps, inputs=inputs, recommendation=recommend(steps, inputs), title=title)
 
@@ -315,6 +497,9 @@ def steps_table(steps: Sequence[StepStats]) -> pd.DataFrame:
                 "slo_failures": "; ".join(s.slo_failures),
                 "window_start_s": s.start_s,
                 "window_end_s": s.end_s,
+                "completed": s.completed,
+                "valid": "" if s.valid is None else s.valid,
+                "invalid_reasons": "; ".join(s.invalid_reasons),
             }
         )
     return pd.DataFrame(rows)

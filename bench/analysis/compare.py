@@ -3,7 +3,10 @@
 Each run's ``requests.csv`` is read after its own warm-up: from its ``run.json``'s ``measured_from_s``
 (the run's warm-up cut, wall clock), or for a run without one ``config.warmup_s`` after its first
 request (0 when absent). Rows are compared per ``(request_type, name)`` present in both runs, plus an
-``ALL`` row over every measured request of each run. The metrics, defined as in ``summary.csv``:
+``ALL`` row over every measured request of each run. A ``(request_type, name)`` measured in one run
+only has nothing to be compared with: it is in that run's ``ALL`` row and listed in
+``Comparison.baseline_only`` or ``candidate_only`` (the reports name it), never dropped silently.
+The metrics, defined as in ``summary.csv``:
 
 - ``latency_p50_ms``, ``latency_p95_ms``, ``latency_p99_ms``: numpy's (linear) percentile of
   ``latency_ms`` over successful requests (``status == ok``).

@@ -92,6 +92,8 @@ def _observe(scoped: pd.DataFrame, gate: GateSpec, window: float) -> tuple[float
     errors = int((scoped["status"] == "error").sum())
     if gate.metric == "errors":
         return float(errors), ""
+    if gate.metric == "unfinished":  # in flight when the run's drain ended (status unfinished)
+        return float((scoped["status"] == "unfinished").sum()), ""
     if count == 0:
         return None, f"no requests {where}, so {gate.metric} is undefined and the gate cannot pass"
     if gate.metric == "error_rate":

@@ -5,7 +5,8 @@ failed mid-way still had a first part); ``itl_*`` are percentiles of the per-str
 parts; ``tokens_per_s`` is the row's tokens over the measured window; ``output_tokens_per_s_*`` are
 over successful streams' own generation rates (``output_tokens_per_s``).
 
-Latency percentiles are over successful requests (a fast error must not flatter latency); counts,
+``unfinished`` counts the requests still in flight when the run's drain ended (``status=unfinished``):
+in ``count``, not in ``errors``. Latency percentiles are over successful requests (a fast error must not flatter latency); counts,
 error rate and throughput are over all requests. ``rps`` of every row divides by the same measured
 window (first start to last completion), so the rows add up to the ALL row.
 """
@@ -27,6 +28,7 @@ SUMMARY_COLUMNS = (
     "variant",
     "count",
     "errors",
+    "unfinished",
     "error_rate",
     "rps",
     "latency_mean_ms",
@@ -182,6 +184,7 @@ def _summary_row(
         "variant": variant,
         "count": count,
         "errors": errors,
+        "unfinished": count - errors - int((values.ok if rows is None else values.ok[rows]).sum()),
         "error_rate": errors / count if count else float("nan"),
         "rps": count / window if window > 0 else float("nan"),
     }

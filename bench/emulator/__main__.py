@@ -15,6 +15,8 @@ stderr, no traceback).
 from __future__ import annotations
 
 import argparse
+import errno
+import socket
 import sys
 from pathlib import Path
 
@@ -77,6 +79,7 @@ def serve_from_args(args: argparse.Namespace) -> None:
         return
     if not 0 <= args.port <= 65535:
         raise ConfigError(f"--port {args.port}: give a port from 0 to 65535")
+    check_host(args.host)
     serve(
         host=args.host,
         port=args.port,
@@ -88,6 +91,32 @@ def serve_from_args(args: argparse.Namespace) -> None:
         sigv4_credentials=dict(args.sigv4_credential) or None,
         record_requests=args.record_requests,
     )
+
+
+def check_host(host: str) -> None:
+    """A ``--host`` this machine cannot listen on is a ConfigError about the host (not the port).
+
+    Resolves the name and binds a throw-away socket to each address on port 0 (any free port), so
+    a port already in use is left for the server to report.
+    """
+    advice = "give an address of this machine: 127.0.0.1 (loopback, the default) or 0.0.0.0 (every interface)"
+    try:
+        addresses = socket.getaddrinfo(host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a valid host name"
+        raise ConfigError(f"--host {host}: {reason}; {advice}") from None
+    for family, kind, proto, _, address in addresses:
+        try:
+            with socket.socket(family, kind, proto) as probe:
+                probe.bind((address[0], 0, *address[2:]))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+                raise ConfigError(
+                    f"--host {host}: {address[0]} is not an address of this machine ({exc.strerror}); {advice}"
+                ) from None
+            raise ConfigError(
+                f"--host {host}: cannot listen there ({exc.strerror or exc}); {advice}"
+            ) from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

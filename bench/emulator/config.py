@@ -160,7 +160,11 @@ def load_config(path: Path | None = None) -> EmulatorConfig:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read emulator config: {exc.strerror}") from exc
+        raise ConfigError(f"{path}: cannot read emulator config: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not a TOML file (byte {exc.start} is not UTF-8 text); give the emulator's TOML configuration"
+        ) from None
     return load_config_text(text, str(path))
 
 

@@ -43,6 +43,8 @@ def live_value(query: LiveQuery, gate: GateSpec) -> tuple[float | None, str]:
         return float(query.count), ""
     if gate.metric == "errors":
         return float(query.errors), ""
+    if gate.metric == "unfinished":
+        return None, "known when the run's drain ends"
     if query.count == 0:
         return None, "no requests yet"
     if gate.metric == "error_rate":

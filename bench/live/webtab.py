@@ -13,17 +13,25 @@ Two tabs:
 - **Inference run** (``?tab=inference-run``): gate verdicts (live; the exact ones once the run has
   ended), errors by type and stage since the run started, and the run directory's files once it ended.
 
+The start form: Locust's UI posts it to ``/swarm`` (view ``locust.swarm``), which copies custom
+option values into the parsed options and starts the run without checking them.
+``install_start_form_check`` puts a check in front of that view: a form it finds wrong is answered as
+Locust answers a bad form of its own, ``{"success": false, "message": ...}`` with status 200 (the UI
+shows ``message`` under the form only for a 2xx answer; for any other status it shows "An unknown
+error occurred."), and Locust's view never runs: nothing starts and nothing of the form is kept.
+
 This module uses Flask (Locust's web server) but not Locust; ``bench.plugin`` installs it.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flask import Flask, Response, abort, request, send_from_directory
 
@@ -34,6 +42,8 @@ from bench.live.verdicts import live_verdicts
 INFERENCE_TAB = "inference"
 RUN_TAB = "inference-run"
 FILES_PATH = "/bench/run/"
+START_FORM_VIEW = "locust.swarm"  # Locust's view of POST /swarm, the start (and edit) form
+REFUSED_STATUS = 200  # Locust's UI shows a refusal's message only in a 2xx answer
 
 INFERENCE_COLUMNS = (
     ("type", "Type"),
@@ -195,6 +205,32 @@ def install_inference_tab(web_ui: Any, state: Callable[[], TabState]) -> None:
 
     app.add_url_rule(FILES_PATH, "bench_run_index", guard(files_index))
     app.add_url_rule(f"{FILES_PATH}<name>", "bench_run_file", guard(file))
+
+
+class Form(Protocol):
+    """A posted form, as Flask's ``request.form`` has it (a werkzeug ``MultiDict``)."""
+
+    def items(self) -> Iterable[tuple[str, str]]: ...
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+def install_start_form_check(web_ui: Any, check: Callable[[Form], str | None]) -> None:
+    """Run ``check`` on every start form before Locust's ``/swarm`` view; when it returns a message,
+    answer ``{"success": false, "message": message}`` instead of running the view."""
+    app: Flask = web_ui.app
+    original = app.view_functions[START_FORM_VIEW]
+
+    @functools.wraps(original)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        message = check(request.form)
+        if message is None:
+            return original(*args, **kwargs)
+        body = json.dumps({"success": False, "message": message})
+        return app.response_class(body, status=REFUSED_STATUS, mimetype="application/json")
+
+    # behind --web-login like the view itself: nobody is told about the options without logging in
+    app.view_functions[START_FORM_VIEW] = web_ui.auth_required_if_enabled(checked)
 
 
 def _structure(columns: Sequence[tuple[str, str]]) -> list[dict[str, str]]:

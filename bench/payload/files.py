@@ -19,11 +19,13 @@ import binascii
 import json
 import math
 import zipfile
-from collections.abc import Mapping, Sequence
+import zlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib.npyio import NpzFile
 from tritonclient.utils import deserialize_bytes_tensor
 
 from bench.config import TensorSpec
@@ -141,13 +143,7 @@ def _resolve_shape(declared: tuple[int, ...], count: int, *, where: str) -> tupl
 
 
 def _load_npz(path: Path, specs: Sequence[TensorSpec]) -> tuple[NamedTensor, ...]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays: Mapping[str, np.ndarray] = {name: archive[name] for name in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile) as exc:
-        raise ConfigError(f"--payload {path}: not a readable .npz archive ({exc})") from exc
-    if not arrays:
-        raise ConfigError(f"--payload {path}: the archive holds no arrays")
+    arrays = _npz_arrays(path)
     by_name = {spec.name: spec for spec in specs}
     if by_name and set(by_name) != set(arrays):
         raise ConfigError(_mismatch_message(f"--payload {path}", arrays.keys(), by_name.keys()))
@@ -155,6 +151,16 @@ def _load_npz(path: Path, specs: Sequence[TensorSpec]) -> tuple[NamedTensor, ...
     for name, array in arrays.items():
         spec = by_name.get(name)
         where = f"--payload {path}: array {name!r}"
+        if array.ndim == 0:
+            raise ConfigError(
+                f"{where} is 0-d (a scalar); a tensor has at least one dimension: "
+                "save it as np.array([value]) or with its shape"
+            )
+        if array.dtype.kind not in _TENSOR_KINDS:
+            raise ConfigError(
+                f"{where} has numpy dtype {array.dtype}, which no Triton datatype holds; "
+                "save it as a bool, integer, float, str or bytes array"
+            )
         datatype = spec.datatype if spec else triton_datatype(array)
         if spec and spec.is_concrete and tuple(array.shape) != spec.shape:
             raise ConfigError(f"{where} has shape {list(array.shape)} but --input says {list(spec.shape)}")
@@ -164,3 +170,52 @@ def _load_npz(path: Path, specs: Sequence[TensorSpec]) -> tuple[NamedTensor, ...
             raise ConfigError(f"{where}: cannot convert {array.dtype} to {datatype} ({exc})") from exc
         tensors.append(NamedTensor(name, datatype, data))
     return tuple(tensors)
+
+
+# numpy dtype kinds a Triton datatype holds: bool, signed and unsigned integers, floats, str and bytes
+# (BYTES). Not complex, datetimes, structured (void) or object arrays (pickles: never loaded).
+_TENSOR_KINDS = frozenset("biufUS")
+
+
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """The archive's arrays by name; a member that is not a plain array is a ConfigError naming it."""
+    not_npz = (
+        f"--payload {path}: not a readable .npz archive (not a zip of NAME.npy arrays); "
+        "write it with np.savez(path, NAME=array, ...)"
+    )
+    if not zipfile.is_zipfile(path):  # an .npy file, a pickle or anything else under an .npz name
+        raise ConfigError(not_npz)
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ConfigError(f"--payload {path}: not a readable .npz archive ({_one_line(exc)})") from exc
+    if not isinstance(archive, NpzFile):
+        raise ConfigError(not_npz)
+    arrays: dict[str, np.ndarray] = {}
+    with archive:
+        for name in archive.files:
+            where = f"--payload {path}: member {name!r}"
+            try:
+                member = archive[name]
+            except ValueError as exc:
+                if "allow_pickle" in str(exc):
+                    raise ConfigError(
+                        f"{where} is an object array, stored as a pickle (not loaded: a pickle can run code); "
+                        "save it as a numeric, str or bytes array, e.g. np.array(values, dtype=np.bytes_)"
+                    ) from exc
+                raise ConfigError(f"{where} is not a readable array ({_one_line(exc)})") from exc
+            except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise ConfigError(f"{where} is not a readable array ({_one_line(exc)})") from exc
+            if not isinstance(member, np.ndarray):  # a file np.savez did not write: np.load gives its bytes
+                raise ConfigError(
+                    f"{where} is not a numpy array (np.savez writes NAME.npy members); "
+                    "remove it from the archive or save the archive with np.savez"
+                )
+            arrays[name] = member
+    if not arrays:
+        raise ConfigError(f"--payload {path}: the archive holds no arrays")
+    return arrays
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

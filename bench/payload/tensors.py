@@ -32,6 +32,8 @@ ELEMENT_BYTES = {
 }
 _TEXT_ALPHABET = np.array(list(string.ascii_letters + string.digits))
 _RANDOM_TEXT_LENGTH = 16
+BYTES_LENGTH_PREFIX = 4  # binary BYTES elements: a 4-byte little-endian length before each value
+_JSON_BINARY = ("FP16", "BF16")  # stay binary in the JSON format (Triton refuses them as JSON)
 
 
 def numpy_dtype(datatype: str) -> np.dtype[np.generic]:
@@ -101,6 +103,27 @@ def synthetic_tensor(spec: TensorSpec, rng: np.random.Generator) -> np.ndarray:
     else:
         array = rng.random(size=count, dtype=np.float64).astype(numpy_dtype(datatype))
     return array.reshape(spec.shape)
+
+
+def encoded_bytes_floor(spec: TensorSpec, tensor_format: str = "binary") -> int:
+    """At least how many bytes the synthetic data of ``spec`` takes in a request body (from its shape).
+
+    Known before any data exists, so that a tensor too large to send is refused without allocating
+    it. Binary: the element count times the datatype's size (BYTES: the 4-byte length prefix plus the
+    shortest value, 16 for random text). JSON: at least one character and a separator per number, a
+    BYTES value with its quotes and separator. 0 for shapes with -1 (their data comes from a file).
+    """
+    if not spec.is_concrete:
+        return 0
+    count = spec.element_count
+    if spec.datatype == "BYTES":
+        shortest = min((len(v.encode("utf-8")) for v in spec.values), default=_RANDOM_TEXT_LENGTH)
+        per_element = BYTES_LENGTH_PREFIX + shortest if tensor_format == "binary" else shortest + 3
+    elif tensor_format == "binary" or spec.datatype in _JSON_BINARY:
+        per_element = ELEMENT_BYTES[spec.datatype]
+    else:
+        per_element = 2
+    return count * per_element - (1 if count and tensor_format != "binary" else 0)
 
 
 class NamedTensor:

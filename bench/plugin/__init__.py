@@ -93,7 +93,7 @@ def register_parts(environment: Environment, runner: Runner) -> Session:
         before_close.append(master.wait_for_workers)
         after_close.append(master.files_closed)
     AbortPart(session).register(environment)
-    WebUIPart(session).register(environment)
+    WebUIPart(session, check=workload.encode).register(environment)
     FinishPart(session, run_part, before_close=before_close, after_close=after_close).register(environment)
     return session
 

@@ -12,22 +12,27 @@ from __future__ import annotations
 import csv
 import logging
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import gevent
+import greenlet  # type: ignore[import-untyped]
 from locust.env import Environment
 from locust.runners import STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import planning_inputs
 from bench.collect.shipping import FINAL_BATCH_WAIT_S
+from bench.errors import Unfinished
 from bench.plugin.run import Run, RunPart
 from bench.plugin.session import Session
 from bench.report import ERROR_SAMPLES_JSON, write_tables
 from bench.report.closing import closing_lines, exit_code
+from bench.report.healthfiles import write_health_samples
 from bench.report.provenance import json_text
 
 logger = logging.getLogger("bench")
@@ -49,11 +54,32 @@ class FinishPart:
         self._before_close = tuple(before_close)
         self._after_close = tuple(after_close)
         self._finishing: Run | None = None
+        self._interrupts = 0
 
     def register(self, environment: Environment) -> None:
+        self._main = greenlet.getcurrent()  # Locust's main code, which turns Ctrl-C into its shutdown
+        signal.signal(signal.SIGINT, self._on_sigint)
         environment.events.test_stop.add_listener(self.on_test_stop)
         environment.events.quitting.add_listener(self.on_quitting)
         environment.events.quit.add_listener(self.on_quit)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """Ctrl-C: the first is Locust's (KeyboardInterrupt: the run stops, drains, writes its reports).
+        Another one while that goes on cuts the drain short, never the writing: requests still in flight
+        are rows with status unfinished, and every completed row and the reports are written."""
+        self._interrupts += 1
+        if self._interrupts == 1:  # as Python's own handler would, without a traceback from the hub
+            gevent.get_hub().loop.run_callback_threadsafe(self._main.throw, KeyboardInterrupt)
+            return
+        sys.stderr.write(
+            "bench: interrupted again: not waiting for the requests in flight (they are rows with "
+            "status unfinished); writing every record and the reports\n"
+        )
+        sys.stderr.flush()
+        gevent.get_hub().loop.run_callback_threadsafe(self._cut_drain)
+
+    def _cut_drain(self) -> None:
+        self.session.runner.user_greenlets.kill(block=False)  # GreenletExit: in-flight rows are unfinished
 
     def on_test_stop(self, **_: Any) -> None:
         run = self.session.run
@@ -74,6 +100,8 @@ class FinishPart:
                 hook(run)
             if run.health is not None:
                 run.health_report = run.health.stop()
+            if run.health_report is not None:  # health.csv: the load generator's health per step
+                write_health_samples(run.run_dir, run.health_report.timelines)
             (run.run_dir / ERROR_SAMPLES_JSON).write_text(
                 json_text(run.collector.error_sample_list()), encoding="utf-8"
             )
@@ -136,6 +164,8 @@ class FinishPart:
         if not run.finished.is_set() and (self._finishing is run or runner.state == STATE_STOPPING):
             run.finished.wait(timeout=FINISH_WAIT_S + run.config.drain_s)
         code = exit_code(run.passed)
+        if code is None and _only_unfinished(runner):
+            code = 0  # requests cut by the end of the run are not the endpoint's failures
         if code is not None and environment.process_exit_code is None:
             environment.process_exit_code = code
 
@@ -150,3 +180,12 @@ class FinishPart:
         if run is not None and run.closing:
             print("\n".join(run.closing), flush=True)
             run.closing = []
+
+
+def _only_unfinished(runner: Any) -> bool:
+    """Whether every failure Locust counted is a request the end of the run cut (``Unfinished``; on a
+    master the workers' errors arrive as their ``repr``)."""
+    errors = [getattr(e, "error", None) for e in getattr(runner, "errors", {}).values()]
+    if not errors or getattr(runner, "exceptions", None):
+        return False
+    return all(isinstance(e, Unfinished) or str(e).startswith(("Unfinished(", "Unfinished:")) for e in errors)

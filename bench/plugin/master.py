@@ -93,7 +93,7 @@ class MasterPart:
             self._watch.kill(block=False)
             self._watch = None
         expected = self._roster.expected(self.missing())  # a worker drains its requests before its last batch
-        missing = self.receiver.wait_for(expected, timeout_s=FINAL_BATCH_WAIT_S + run.config.drain_s)
+        missing = self._wait_for_last_batches(expected, FINAL_BATCH_WAIT_S + run.config.drain_s)
         if missing:
             logger.warning(
                 "no final batch of records from workers %s: their last records are lost", ", ".join(missing)
@@ -101,6 +101,29 @@ class MasterPart:
         reports = {worker: report_from_dict(data) for worker, data in self.receiver.health.items()}
         run.health_report = combine(reports) if reports else None
         run.processes = max(1, len(reports))
+
+    def _wait_for_last_batches(self, expected: list[str], timeout_s: float) -> list[str]:
+        """Wait for each worker's last batch; the workers still missing at the deadline.
+
+        At a timed end Locust's master tells the workers to quit and stops listening half a second
+        later, while they may still be draining requests in flight: once its listener is gone, the
+        messages that still arrive are read here, and the workers' records among them are written.
+        """
+        runner = self.session.runner
+        server = getattr(runner, "server", None)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not set(expected) <= self.receiver.finals:
+            listening = len(getattr(runner, "greenlet", ())) > 0
+            if listening or server is None:
+                gevent.sleep(0.05)
+                continue
+            try:
+                received = gevent.with_timeout(0.2, server.recv_from_client, timeout_value=None)
+            except Exception:
+                break
+            if received is not None and received[1].type == RECORDS_MESSAGE:
+                self.on_records(self.session.environment, received[1])
+        return sorted(set(expected) - self.receiver.finals)
 
     def files_closed(self, run: Run) -> None:
         """What still arrives is counted and logged, not written."""

@@ -13,7 +13,7 @@ import logging
 import platform
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from locust.env import Environment
 
 from bench.analysis.gates import GateResult
 from bench.collect import CsvRecordWriter, RequestCollector
-from bench.collect.health import HealthMonitor, HealthReport
+from bench.collect.health import HealthMonitor, HealthReport, report_summary
 from bench.collect.shipping import LostWorker
 from bench.config import RunConfig
 from bench.live import LiveStats
@@ -139,7 +139,7 @@ class RunPart:
                 measured_from_s=run.measured_from_s,
                 ended_s=run.ended_s,
                 records=run.writer.rows if run.ended else None,
-                health=asdict(run.health_report) if run.health_report is not None else None,
+                health=report_summary(run.health_report) if run.health_report is not None else None,
                 lost_workers=lost,
                 command_line=sys.argv,
                 emulator_url=self.session.emulator_url,

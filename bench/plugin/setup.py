@@ -9,13 +9,19 @@ stepped load of a capacity run. Workers get the options, the emulator's URL with
 from __future__ import annotations
 
 import atexit
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.options import add_options, needs_emulator
+from bench.config import RunConfig
+from bench.emulatorcheck import check_emulator_targets
+from bench.errors import ConfigError
+from bench.options import add_options, needs_emulator, run_config_from_options
 from bench.plugin.session import EMULATOR_URL, Session
 from bench.plugin.steps import StepsPart
 from bench.plugin.workload import WorkloadPart
+from bench.users import SageMakerStreamingUser, SageMakerTritonUser
 
 
 def add_harness_options(parser: Any, **_: Any) -> None:
@@ -34,7 +40,18 @@ class SetupPart:
         if session.is_worker:
             return
         values = session.values()
-        self._workload.encode(session.config())  # fails before anything starts
+        config = session.config()
+        options = session.environment.parsed_options  # Locust's -t and -u against --warmup and --steps
+        run_config_from_options(
+            values,
+            run_time_s=getattr(options, "run_time", None),
+            users_given=getattr(options, "num_users", None) is not None,
+        )
+        self._users_with_endpoints(values)
+        self._workload.encode(config)  # fails before anything starts
+        if needs_emulator(values):
+            tensors, streams = self._workload.kinds()
+            check_emulator_targets(config, values.get("emulator_config"), invoke=tensors, stream=streams)
         if needs_emulator(values):
             self.start_emulator(values.get("emulator_config"))
         config = session.config()
@@ -51,6 +68,42 @@ class SetupPart:
         session.environment.stop_timeout = config.drain_s  # Locust waits that long for tasks in flight
         if not session.is_master:  # opening the transports checks region and credentials before any load
             self._workload.build()
+        check_report_dir(config)  # the last check: a refused run leaves no directory behind
+
+    def _users_with_endpoints(self, values: dict[str, Any]) -> None:
+        """Run a user class only when its endpoint is configured (or the emulator is the target):
+        ``--endpoint`` alone must not send streams to a Triton endpoint. A class named on the command
+        line without its endpoint is refused; one picked by default is left out, in one line."""
+        environment = self.session.environment
+        emulated = needs_emulator(values)
+        tensor_ok = emulated or bool(values.get("endpoint") or values.get("container_url"))
+        stream_ok = emulated or bool(values.get("stream_endpoint"))
+        named = set(getattr(environment.parsed_options, "user_classes", None) or ())
+        kept, left_out = [], []
+        for user_class in environment.user_classes or []:
+            if issubclass(user_class, SageMakerStreamingUser) and not stream_ok:
+                need = "--stream-endpoint NAME"
+            elif issubclass(user_class, SageMakerTritonUser) and not tensor_ok:
+                need = "--endpoint NAME (or --container-url URL)"
+            else:
+                kept.append(user_class)
+                continue
+            if user_class.__name__ in named:
+                raise ConfigError(f"{user_class.__name__} needs {need}: the endpoint it sends to")
+            left_out.append(f"{user_class.__name__} (no {need.split()[0]})")
+        if left_out and not kept:
+            raise ConfigError(
+                "no user class has an endpoint: give --endpoint NAME (tensor users) or --stream-endpoint NAME (streaming users)"
+            )
+        if left_out:
+            environment.user_classes = kept
+            if environment.available_user_classes:
+                left = {c.__name__ for c in environment.user_classes}
+                environment.available_user_classes = {
+                    name: c for name, c in environment.available_user_classes.items() if name in left
+                }
+            names = ", ".join(c.__name__ for c in kept)
+            print(f"bench: running {names}; not {', '.join(left_out)}", flush=True)
 
     def start_emulator(self, config_file: str | None) -> None:
         from bench.emulator.process import start_emulator
@@ -63,3 +116,18 @@ class SetupPart:
         if self.session.emulator is not None:
             self.session.emulator.stop()
             self.session.emulator = None
+
+
+def check_report_dir(config: RunConfig) -> None:
+    """``--report-dir`` exists (made here) and takes files, before any load. Raises ConfigError."""
+    directory = config.report_dir
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        handle, probe = tempfile.mkstemp(prefix=".bench-probe-", dir=directory)
+        os.close(handle)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise ConfigError(
+            f"--report-dir {str(directory)!r}: cannot write there ({reason}); give a directory you can write to"
+        ) from None

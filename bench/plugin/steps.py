@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis.capacity import StepStats, step_stats
+from bench.analysis.capacity import StepStats, step_line, step_stats
 from bench.plugin.run import Run
 from bench.plugin.session import Session
 from bench.plugin.tail import RecordTail
@@ -74,6 +74,7 @@ class StepsPart:
                 capacity.ramp_s,
                 started_s=run.started_s,
                 step_duration_s=capacity.step_duration_s,
+                health=run.health.timelines() if run.health is not None else None,
             )
             if not rows.empty
             else ()
@@ -83,14 +84,5 @@ class StepsPart:
             print(f"bench: step {step}/{total}: no requests completed", flush=True)
             return None
         s = stats[0]
-        verdict = (
-            ""
-            if not capacity.slos
-            else (", SLO ok" if s.slo_ok else f", SLO broken: {'; '.join(s.slo_failures)}")
-        )
-        print(
-            f"bench: step {step}/{total}: {s.users} user{'' if s.users == 1 else 's'}, {s.rps:.1f} req/s, "
-            f"p95 {s.latency_p95_ms:.1f} ms, errors {s.error_rate:.1%}{verdict}",
-            flush=True,
-        )
+        print(step_line(s, total=total, slos=capacity.slos), flush=True)
         return s

@@ -32,6 +32,12 @@ def closing_lines(
     """``invalid_reasons`` (empty for a valid run) come from the load generator's health verdict;
     ``processes`` is how many load processes ran, ``cpu_mean`` their mean CPU (fraction of a core)."""
     lines = [format_summary(tables.summary)]
+    unfinished = _unfinished(tables)
+    if unfinished:
+        lines.append(
+            f"bench: {unfinished} unfinished: in flight when the run's drain ended (--drain), "
+            "rows with status unfinished"
+        )
     passed: bool | None = None
     if tables.gates:
         passed = tables.gates_passed
@@ -71,6 +77,14 @@ def closing_lines(
         ]
     lines.append(f"bench: run directory {run_dir} ({tables.records} requests in {REQUESTS_CSV})")
     return Closing(lines, passed)
+
+
+def _unfinished(tables: RunTables) -> int:
+    summary = tables.summary
+    if summary.empty or "unfinished" not in summary.columns:
+        return 0
+    everything = summary[summary["request_type"] == "ALL"]
+    return int((everything if not everything.empty else summary)["unfinished"].sum())
 
 
 def exit_code(passed: bool | None) -> int | None:

@@ -27,11 +27,13 @@ note              why a metric was not judged (too few values, an undefined chan
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 from bench.analysis.compare import ERROR_RATE_MAX_POINTS, Comparison, MetricComparison
+from bench.report.gatefiles import markdown_code, markdown_text
 
 COMPARE_CSV = "compare.csv"
 COMPARE_MD = "compare.md"
@@ -67,7 +69,7 @@ def write_comparison(comparison: Comparison, out_dir: Path) -> tuple[Path, Path]
 
 
 def format_comparison(comparison: Comparison) -> str:
-    """A compact console table (one line per metric) and the headline."""
+    """A compact console table (one line per metric), the requests of one run only, and the headline."""
     lines = [f"{'request':<28} {'metric':<13} {'baseline':>11} {'candidate':>11}  {'change [CI]':<31} result"]
     for row in comparison.rows:
         result = "REGRESSED" if row.regressed else ("n/a: " + row.note if row.note else "ok")
@@ -75,8 +77,22 @@ def format_comparison(comparison: Comparison) -> str:
             f"{_request(row)[:28]:<28} {_metric(row.metric):<13} {_value(row, row.baseline):>11} "
             f"{_value(row, row.candidate):>11}  {_change_with_ci(row):<31} {result}"
         )
+    lines += [f"{line} (not compared)" for line in unmatched_lines(comparison)]
     lines.append(headline(comparison))
     return "\n".join(lines)
+
+
+def unmatched_lines(comparison: Comparison, quote: Callable[[str], str] = str) -> list[str]:
+    """``only in baseline: invoke a, stream b`` and the same for the candidate; none when all matched.
+
+    Those requests are in no metric row (there is nothing to compare them with), but they count in
+    the ALL row of their run. ``quote`` formats each ``request_type name``.
+    """
+    return [
+        f"only in {side}: {', '.join(quote(f'{t} {n}') for t, n in keys)}"
+        for side, keys in (("baseline", comparison.baseline_only), ("candidate", comparison.candidate_only))
+        if keys
+    ]
 
 
 def headline(comparison: Comparison) -> str:
@@ -96,8 +112,10 @@ def _markdown(comparison: Comparison) -> str:
     lines = [
         "# Run comparison",
         "",
-        f"- baseline: `{comparison.baseline_dir}` (warm-up {comparison.baseline_warmup_s:g} s left out)",
-        f"- candidate: `{comparison.candidate_dir}` (warm-up {comparison.candidate_warmup_s:g} s left out)",
+        f"- baseline: {markdown_code(str(comparison.baseline_dir))} "
+        f"(warm-up {comparison.baseline_warmup_s:g} s left out)",
+        f"- candidate: {markdown_code(str(comparison.candidate_dir))} "
+        f"(warm-up {comparison.candidate_warmup_s:g} s left out)",
         f"- {comparison.resamples} bootstrap resamples per run; intervals are {level} percentile intervals",
         "",
         f"**{'❌' if comparison.failed else '✅'} {headline(comparison)}**",
@@ -106,15 +124,15 @@ def _markdown(comparison: Comparison) -> str:
         "|---|---|---:|---:|---|---|",
     ]
     for row in comparison.rows:
-        result = "❌ regressed" if row.regressed else (f"⚠️ {row.note}" if row.note else "✅")
+        result = "❌ regressed" if row.regressed else (f"⚠️ {markdown_text(row.note)}" if row.note else "✅")
         lines.append(
-            f"| {_md(_request(row))} | {_metric(row.metric)} | {_value(row, row.baseline)} "
+            f"| {markdown_text(_request(row))} | {_metric(row.metric)} | {_value(row, row.baseline)} "
             f"| {_value(row, row.candidate)} | {_change_with_ci(row)} | {result} |"
         )
-    for side, keys in (("baseline", comparison.baseline_only), ("candidate", comparison.candidate_only)):
-        if keys:
-            names = ", ".join(f"`{_md(f'{t} {n}')}`" for t, n in keys)
-            lines += ["", f"Only in the {side} (not compared): {names}"]
+    unmatched = unmatched_lines(comparison, markdown_code)
+    if unmatched:
+        lines += ["", "Not compared (each counts in its own run's ALL row):", ""]
+        lines += [f"- {line}" for line in unmatched]
     return "\n".join(lines) + "\n"
 
 
@@ -143,7 +161,3 @@ def _change_with_ci(row: MetricComparison) -> str:
     if math.isnan(row.ci_low):
         return _change(row, row.change)
     return f"{_change(row, row.change)} [{_change(row, row.ci_low)}, {_change(row, row.ci_high)}]"
-
-
-def _md(text: str) -> str:
-    return text.replace("|", "\\|")

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 
 from bench.analysis.capacity import SATURATION_GROWTH, CapacityReport, PlanningInputs, StepStats
 from bench.gatespec import GateSpec
-from bench.report.svg import Bar, HLine, Marker, Series, bar_chart, line_chart
+from bench.report.svg import Bar, HLine, Marker, Series, bar_chart, doubles, line_chart
 
 DASH, TIMES = "\N{EM DASH}", "\N{MULTIPLICATION SIGN}"
 PRICE_HINT = "pass --target-rps / --instance-type or --instance-price"
+NO_POINT = "no step met the SLO"
+NO_STEPS = "no stepped data: run with --steps"
 THROUGHPUT_TITLE = "Throughput vs concurrency"
 LATENCY_TITLE = "Latency vs throughput"
 TTFP_TITLE = "Time to first part vs concurrency"
@@ -27,6 +29,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Helvetica,Arial,sans-seri
 max-width:1120px;margin:0 auto;padding:24px}h1{font-size:26px;margin:0 0 4px}.sub{color:#555;margin:0 0 18px}
 h2{font-size:19px;margin:32px 0 10px;border-bottom:1px solid #ddd}code{background:#f4f4f4;padding:0 3px}
 .callout{border-left:6px solid #1f5fa8;background:#eef4fb;padding:14px 18px;font-size:17px;margin:0 0 20px}
+.callout.invalid{border-left-color:#b3261e;background:#fbeeee}tr.invalid td{color:#8a1c15}
 .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:12px}
 .card{border:1px solid #d6d6d6;border-radius:6px;padding:10px 14px}.card .label{color:#555;font-size:13px}
 .card .value{font-size:24px;font-weight:650}.card .note{color:#666;font-size:12px;overflow-wrap:anywhere}
@@ -57,7 +60,7 @@ def render_capacity_html(
             f"<title>{_e(title)}</title><style>{CSS}</style></head><body>",
             f"<header><h1>{_e(title)}</h1>",
             f'<p class="sub">Endpoint <code>{_e(endpoint)}</code> · run <code>{_e(run_dir_name)}</code></p>',
-            f'</header><p class="callout">{_e(report.recommendation.text)}</p>',
+            f'</header><p class="{_callout_class(report)}">{_e(report.recommendation.text)}</p>',
             _cards(report),
             f"<h2>Charts</h2>{_charts(report)}<h2>Steps</h2>{_table(report)}{_method(report)}",
             f"<footer><p>Generated {_e(generated_at)} from run directory <code>{_e(run_dir_name)}</code>"
@@ -108,24 +111,65 @@ def _card(label: str, value: str, note: str) -> str:
     )
 
 
+def _callout_class(report: CapacityReport) -> str:
+    rec = report.recommendation
+    return "callout invalid" if rec.invalid_steps else "callout"
+
+
+def _missing_cost(report: CapacityReport) -> str:
+    """Why there is no fleet cost: what is missing, never an option that was given."""
+    rec, inputs = report.recommendation, report.inputs
+    if not report.steps:
+        return NO_STEPS
+    if rec.sustainable_rps is None:
+        return NO_POINT
+    if rec.price_missing is not None:
+        return rec.price_missing
+    no_price = rec.price_per_hour is None
+    if inputs.target_rps is None:
+        return PRICE_HINT if no_price else "pass --target-rps"
+    return "pass --instance-type or --instance-price" if no_price else DASH
+
+
+def _lower_bound(report: CapacityReport) -> bool:
+    """The SLO point is the last step and the endpoint did not saturate: its rps is a lower bound."""
+    rec, steps = report.recommendation, report.steps
+    return rec.at_least_rps is not None and bool(steps) and rec.sustainable_step == steps[-1].step
+
+
 def _cards(report: CapacityReport) -> str:
     rec, inputs = report.recommendation, report.inputs
-    no_point = "no step met every SLO" if report.steps else "no stepped data: run with --steps"
+    no_point = NO_POINT if report.steps else NO_STEPS
     at = _unless(
         rec.sustainable_step, f"step {rec.sustainable_step}, {rec.sustainable_users} users", no_point
     )
+    at += ": INVALID step (load generator not healthy)" if rec.sustainable_valid is False else ""
+    bound = _lower_bound(report)
+    at += "; at least: the endpoint did not saturate" if bound else ""
     stream = [f"TTFP p95 {_num(rec.ttfp_p95_ms, ' ms')}"] if rec.ttfp_p95_ms is not None else []
     stream += [f"{_num(rec.tokens_per_s)} tokens/s"] if rec.tokens_per_s is not None else []
     target = f"for {_num(inputs.target_rps)} req/s with {inputs.headroom:.0%} headroom"
+    target = ("at most, " if bound else "") + target
     no_target = _unless(rec.sustainable_rps, "pass --target-rps", no_point)
     each = f"{rec.instances} {TIMES} {_money(rec.price_per_hour, '/h', exact=True)}"
+    knee = f"step {rec.saturation_step}"
+    knee += ": rests on an INVALID step" if rec.saturation_valid is False else ""
+    not_reached = (
+        f"not reached: at least {_num(rec.at_least_rps, ' req/s')} (the endpoint did not saturate)"
+        if rec.at_least_rps is not None
+        else no_point
+    )
     cards = [
-        ("Sustainable throughput per instance", _num(rec.sustainable_rps, " req/s"), at),
+        (
+            "Sustainable throughput per instance",
+            ("≥ " if bound else "") + _num(rec.sustainable_rps, " req/s"),
+            at,
+        ),
         ("p95 latency at that point", _num(rec.latency_p95_ms, " ms"), ", ".join(stream) or at),
         (
             "Saturation concurrency",
             _count(rec.saturation_users, " users"),
-            _unless(rec.saturation_step, f"step {rec.saturation_step}", "not reached: throughput still grew"),
+            _unless(rec.saturation_step, knee, not_reached),
         ),
         ("Instances for the target", _count(rec.instances), _unless(rec.instances, target, no_target)),
         (
@@ -136,17 +180,19 @@ def _cards(report: CapacityReport) -> str:
         (
             "Fleet cost",
             _money(rec.fleet_cost_per_hour, "/h"),
-            _unless(rec.fleet_cost_per_hour, each, PRICE_HINT),
+            _unless(rec.fleet_cost_per_hour, each, _missing_cost(report)),
         ),
         (
             "Cost per million inferences",
             _money(rec.cost_per_million),
-            _unless(rec.cost_per_million, f"at {_num(inputs.target_rps)} req/s", PRICE_HINT),
+            _unless(rec.cost_per_million, f"at {_num(inputs.target_rps)} req/s", _missing_cost(report)),
         ),
         (
             "Instance price",
             _money(rec.price_per_hour, "/h", exact=True),
-            f"source: {rec.price_source}" if rec.price_source else "pass --instance-type or --instance-price",
+            f"source: {rec.price_source}"
+            if rec.price_source
+            else rec.price_missing or "pass --instance-type or --instance-price",
         ),
     ]
     return f'<section class="cards">{"".join(_card(*card) for card in cards)}</section>'
@@ -165,9 +211,19 @@ def _has(steps: Sequence[StepStats], *fields: str) -> bool:
     return any(math.isfinite(getattr(s, f)) for s in steps for f in fields)
 
 
+def _point_label(step: StepStats) -> str:
+    return f"{step.users} user{'' if step.users == 1 else 's'}" + (" INVALID" if step.valid is False else "")
+
+
 def _percentiles(steps: Sequence[StepStats], metric: str, by_users: bool) -> list[Series]:
+    """p50, p95, p99 per step; by throughput, the top series' points say whose step they are."""
+    labelled = () if by_users else tuple(_point_label(s) for s in steps)
     return [
-        Series(f"p{q}", [(s.users if by_users else s.rps, getattr(s, f"{metric}_p{q}_ms")) for s in steps])
+        Series(
+            f"p{q}",
+            [(s.users if by_users else s.rps, getattr(s, f"{metric}_p{q}_ms")) for s in steps],
+            labelled if q == 99 else (),
+        )
         for q in (50, 95, 99)
     ]
 
@@ -179,14 +235,24 @@ def _charts(report: CapacityReport) -> str:
     at_rps = f"SLO point: {_num(rec.sustainable_rps)} req/s"
     point = [Marker(rec.sustainable_rps, at_rps)] if rec.sustainable_rps is not None else []
     users, ms = "concurrent users", "dashed red lines are SLO thresholds."
-    throughput = [Series("throughput", [(s.users, s.rps) for s in steps])]
+    log = doubles([s.users for s in steps])
+    if log:
+        users += " (log2 scale)"
+    invalid = tuple("INVALID" if s.valid is False else "" for s in steps)
+    throughput = [Series("throughput", [(s.users, s.rps) for s in steps], invalid)]
     figures = [
         (
             line_chart(
-                throughput, title=THROUGHPUT_TITLE, x_label=users, y_label="requests / s", markers=markers
+                throughput,
+                title=THROUGHPUT_TITLE,
+                x_label=users,
+                y_label="requests / s",
+                markers=markers,
+                x_log=log,
             ),
             "Measured throughput of each step. SLO point: the highest-throughput step meeting every SLO. "
-            f"Saturation: the last step before throughput grew less than {SATURATION_GROWTH:.0%} while p50 rose.",
+            f"Saturation: the last step before throughput grew less than {SATURATION_GROWTH:.0%} while p50 rose."
+            + (" INVALID: the load generator was not healthy in that step." if rec.invalid_steps else ""),
         ),
         (
             line_chart(
@@ -197,7 +263,8 @@ def _charts(report: CapacityReport) -> str:
                 hlines=_slo_lines(inputs, "latency"),
                 markers=point,
             ),
-            f"Latency percentiles of successful requests at the throughput each step reached; {ms}",
+            "Latency percentiles of successful requests at the throughput each step reached (each step "
+            f"labelled with its users); {ms}",
         ),
     ]
     if _has(steps, "ttfp_p50_ms", "ttfp_p95_ms", "ttfp_p99_ms"):
@@ -208,21 +275,31 @@ def _charts(report: CapacityReport) -> str:
             y_label="time to first part (ms)",
             hlines=_slo_lines(inputs, "ttfp"),
             markers=markers,
+            x_log=log,
         )
         figures.append((ttfp, f"Time from the request to the first streamed part, per step; {ms}"))
     errors = bar_chart(
         [Bar(str(s.users), s.error_rate * 100) for s in steps],
         title=ERRORS_TITLE,
-        x_label=f"{users} (one bar per step)",
+        x_label=f"{users.removesuffix(' (log2 scale)')} (one bar per step)",
         y_label="errors (% of requests)",
         hlines=_slo_lines(inputs, "error_rate", 100.0),
         value_text=lambda v: _pct(v / 100),
+        y_unit="%",
     )
     figures.append((errors, f"Errors as a share of all requests in each step's measured window; {ms}"))
     body = "".join(
         f"<figure>{svg}<figcaption>{_e(caption)}</figcaption></figure>" for svg, caption in figures
     )
     return f'<section class="charts">{body}</section>'
+
+
+def _health(step: StepStats) -> str:
+    if step.valid is None:
+        return "not recorded"
+    if step.valid:
+        return "ok"
+    return f'<span class="broken">INVALID: {_e("; ".join(step.invalid_reasons))}</span>'
 
 
 def _verdict(step: StepStats, slos: Sequence[GateSpec]) -> str:
@@ -234,6 +311,7 @@ def _verdict(step: StepStats, slos: Sequence[GateSpec]) -> str:
 def _table(report: CapacityReport) -> str:
     steps, rec = report.steps, report.recommendation
     ttfp, tokens = _has(steps, "ttfp_p95_ms"), _has(steps, "tokens_per_s")
+    judged = any(s.valid is not None for s in steps)
     head = ["step", "users", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms"]
     head += ["TTFP p95 ms"] * ttfp + ["tokens/s"] * tokens + ["errors", "in flight (÷ users)"]
     rows = []
@@ -242,7 +320,7 @@ def _table(report: CapacityReport) -> str:
             name
             for name, at in (("SLO point", rec.sustainable_step), ("saturation", rec.saturation_step))
             if at == s.step
-        ]
+        ] + ["INVALID"] * (s.valid is False)
         cells = [
             f"{s.step}" + "".join(f'<span class="tag">{t}</span>' for t in tags),
             str(s.users),
@@ -257,28 +335,45 @@ def _table(report: CapacityReport) -> str:
         row = (
             "".join(f"<td>{c}</td>" for c in cells)
             + f'<td class="text">{_verdict(s, report.inputs.slos)}</td>'
+            + (f'<td class="text">{_health(s)}</td>' if judged else "")
         )
-        rows.append(f'<tr class="point">{row}</tr>' if s.step == rec.sustainable_step else f"<tr>{row}</tr>")
+        kinds = ["point"] * (s.step == rec.sustainable_step) + ["invalid"] * (s.valid is False)
+        rows.append(f'<tr class="{" ".join(kinds)}">{row}</tr>' if kinds else f"<tr>{row}</tr>")
     if not rows:
         rows.append(
             f'<tr><td class="text" colspan="{len(head) + 1}">No stepped data: run with --steps.</td></tr>'
         )
-    header = "".join(f"<th>{_e(h)}</th>" for h in head) + '<th class="text">SLO</th>'
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    header = (
+        "".join(f"<th>{_e(h)}</th>" for h in head)
+        + '<th class="text">SLO</th>'
+        + ('<th class="text">load generator</th>' if judged else "")
+    )
+    table = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    if steps and not judged:
+        table += (
+            '<p class="sub">Load generator health per step: not recorded (the run has no health.csv).</p>'
+        )
+    return table
 
 
 def _method(report: CapacityReport) -> str:
     inputs, rec = report.inputs, report.recommendation
     x = TIMES
     definitions = [
-        f"Each step's measured window starts {inputs.ramp_s:g} s (the ramp, --step-ramp) after its first "
-        "request and ends at its last completion; requests that started in the ramp are left out.",
-        "Throughput (req/s): requests that started in the window ÷ the window's length. Latency percentiles "
-        "are exact, over successful requests; the error rate is errors ÷ all requests in the window.",
+        f"Each step's measured window starts {inputs.ramp_s:g} s (the ramp, --step-ramp) after the step began "
+        "and ends at the step's last completion before the step ended.",
+        "Throughput (req/s): the step's requests that completed in the window ÷ the window's length (the "
+        "live progress line prints the same figure). Latency percentiles are exact, over the successful "
+        "requests that started in the window (also those that completed after the step ended; requests "
+        "that started in the ramp are left out); the error rate is errors ÷ all of them.",
+        "Load generator: each step is judged on the health samples taken in its window (health.csv: CPU p95 "
+        "at most 90% of a core and event-loop lag p99 at most 20 ms, per worker). An INVALID step measured "
+        "the load generator as much as the endpoint; not recorded: the run wrote no health.csv.",
         f"In flight (Little's law): throughput {x} mean latency of all requests in the window. In a closed-loop "
         "step it should be close to the number of users; the ratio in brackets is in flight ÷ users.",
         "SLO point: the highest-throughput step whose own statistics meet every SLO. Its throughput is the "
-        "maximum sustainable throughput of one instance.",
+        "maximum sustainable throughput of one instance; a lower bound (≥, at least) when it is the last "
+        "step and the endpoint did not saturate.",
         f"Saturation: the first step whose throughput grew less than {SATURATION_GROWTH:.0%} over the previous "
         "step while its p50 latency rose; the previous step's users are the saturation concurrency.",
         f"Instances for the target: ceil(target req/s {x} (1 + headroom) ÷ sustainable req/s), at least 1.",

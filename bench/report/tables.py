@@ -73,7 +73,9 @@ def write_tables(
     columns = REPORT_COLUMNS if planning is not None else tuple(c for c in REPORT_COLUMNS if c != "step")
     records = load_records(run_dir / REQUESTS_CSV, columns)
     total = len(records)
-    capacity = capacity_report(records, planning, title=endpoint) if planning is not None else None
+    capacity = (
+        capacity_report(records, planning, title=endpoint, run_dir=run_dir) if planning is not None else None
+    )
     series = timeseries(records)
     window = take_measured(records, warmup_s, measured_from_s)
     del records

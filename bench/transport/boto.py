@@ -32,7 +32,7 @@ from bench.errors import (
     UnknownServiceError,
 )
 from bench.transport.base import InvokeResponse, StreamResponse
-from bench.transport.translate import from_botocore_error, from_client_error
+from bench.transport.translate import from_botocore_error, from_client_error, from_unexpected_error
 
 
 def is_loopback_url(url: str) -> bool:
@@ -121,35 +121,39 @@ class Boto3Transport:
                 **self._fixed, Body=body, ContentType=content_type, InferenceId=inference_id
             )
             data = response["Body"].read()
+            return InvokeResponse(
+                body=data,
+                content_type=response.get("ContentType"),
+                variant=response.get("InvokedProductionVariant"),
+                http_status=response["ResponseMetadata"]["HTTPStatusCode"],
+                custom_attributes=response.get("CustomAttributes"),
+            )
         except boto_exc.ClientError as exc:
             raise from_client_error(exc) from exc
         except boto_exc.BotoCoreError as exc:
             raise from_botocore_error(exc) from exc
-        return InvokeResponse(
-            body=data,
-            content_type=response.get("ContentType"),
-            variant=response.get("InvokedProductionVariant"),
-            http_status=response["ResponseMetadata"]["HTTPStatusCode"],
-            custom_attributes=response.get("CustomAttributes"),
-        )
+        except Exception as exc:  # anything else is a record too, never an escape from the request path
+            raise from_unexpected_error(exc) from exc
 
     def invoke_stream(self, body: bytes, content_type: str, inference_id: str) -> StreamResponse:
         try:
             response = self._client.invoke_endpoint_with_response_stream(
                 **self._stream_fixed, Body=body, ContentType=content_type, InferenceId=inference_id
             )
+            stream = response["Body"]
+            return StreamResponse(
+                content_type=response.get("ContentType"),
+                variant=response.get("InvokedProductionVariant"),
+                parts=payload_parts(stream),
+                close=stream.close,
+                http_status=response["ResponseMetadata"]["HTTPStatusCode"],
+            )
         except boto_exc.ClientError as exc:
             raise from_client_error(exc) from exc
         except boto_exc.BotoCoreError as exc:
             raise from_botocore_error(exc) from exc
-        stream = response["Body"]
-        return StreamResponse(
-            content_type=response.get("ContentType"),
-            variant=response.get("InvokedProductionVariant"),
-            parts=payload_parts(stream),
-            close=stream.close,
-            http_status=response["ResponseMetadata"]["HTTPStatusCode"],
-        )
+        except Exception as exc:
+            raise from_unexpected_error(exc) from exc
 
     def close(self) -> None:
         self._client.close()
@@ -182,6 +186,8 @@ def payload_parts(stream: Any) -> Iterator[bytes]:
     except (url_exc.HTTPError, boto_exc.BotoCoreError, OSError) as exc:
         message_text = f"{type(exc).__name__}: {exc}"
         raise ConnectionError_(message_text, stage="first_part" if parts == 0 else "mid_stream") from exc
+    except Exception as exc:
+        raise from_unexpected_error(exc, stage="first_part" if parts == 0 else "mid_stream") from exc
 
 
 def stream_error(stream: Any, message: Any, *, stage: str) -> EndpointError:

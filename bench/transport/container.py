@@ -13,7 +13,7 @@ from urllib3 import exceptions as url_exc
 from bench.config import EndpointSpec, TransportSpec
 from bench.errors import ConfigError, ConnectionError_, TimeoutError_
 from bench.transport.base import InvokeResponse
-from bench.transport.translate import model_error_from_container
+from bench.transport.translate import from_unexpected_error, model_error_from_container
 
 
 class ContainerTransport:
@@ -58,6 +58,8 @@ class ContainerTransport:
             raise TimeoutError_(str(exc)) from exc
         except url_exc.HTTPError as exc:
             raise ConnectionError_(str(exc)) from exc
+        except Exception as exc:  # anything else is a record too, never an escape from the request path
+            raise from_unexpected_error(exc) from exc
         if response.status >= 300:
             text = response.data.decode("utf-8", errors="replace")
             raise model_error_from_container(response.status, text, endpoint=self._base)

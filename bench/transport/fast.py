@@ -45,7 +45,7 @@ from bench.errors import ConfigError, ConnectionError_, EndpointError, TimeoutEr
 from bench.transport.base import InvokeResponse, StreamResponse
 from bench.transport.boto import make_session, payload_parts
 from bench.transport.signing import SigV4Signer, crt_sign
-from bench.transport.translate import from_client_error
+from bench.transport.translate import from_client_error, from_unexpected_error
 
 SIGNING_NAME = "sagemaker"  # not "sagemaker-runtime" (PROTOCOLS.md 1.1, 6)
 INVOKE = "InvokeEndpoint"
@@ -103,36 +103,46 @@ class FastTransport:
         )
 
     def invoke(self, body: bytes, content_type: str, inference_id: str) -> InvokeResponse:
-        response = self._send(INVOKE, body, content_type, inference_id)
-        data = self._read_all(response)
-        status = response.status_code
-        if status >= 300:
-            raise self._service_error(INVOKE, response, data)
-        returned_type, variant, custom_attributes = (_header(response, n) for n in self._response_headers)
-        return InvokeResponse(
-            body=data,
-            content_type=returned_type,
-            variant=variant,
-            http_status=status,
-            custom_attributes=custom_attributes,
-        )
+        try:
+            response = self._send(INVOKE, body, content_type, inference_id)
+            data = self._read_all(response)
+            status = response.status_code
+            if status >= 300:
+                raise self._service_error(INVOKE, response, data)
+            returned_type, variant, custom_attributes = (_header(response, n) for n in self._response_headers)
+            return InvokeResponse(
+                body=data,
+                content_type=returned_type,
+                variant=variant,
+                http_status=status,
+                custom_attributes=custom_attributes,
+            )
+        except EndpointError:
+            raise
+        except Exception as exc:  # anything else is a record too, never an escape from the request path
+            raise from_unexpected_error(exc) from exc
 
     def invoke_stream(self, body: bytes, content_type: str, inference_id: str) -> StreamResponse:
-        response = self._send(STREAM, body, content_type, inference_id)
-        if response.status_code >= 300:
-            raise self._service_error(STREAM, response, self._read_all(response))
-        # botocore's own parsing of a 2xx: header members, and the body as its EventStream.
-        parsed = self._parser.parse(
-            _http_dict(STREAM, response, RawEventStream(response)), self._output(STREAM)
-        )
-        stream = parsed["Body"]
-        return StreamResponse(
-            content_type=parsed.get("ContentType"),
-            variant=parsed.get("InvokedProductionVariant"),
-            parts=payload_parts(stream),
-            close=stream.close,
-            http_status=response.status_code,
-        )
+        try:
+            response = self._send(STREAM, body, content_type, inference_id)
+            if response.status_code >= 300:
+                raise self._service_error(STREAM, response, self._read_all(response))
+            # botocore's own parsing of a 2xx: header members, and the body as its EventStream.
+            parsed = self._parser.parse(
+                _http_dict(STREAM, response, RawEventStream(response)), self._output(STREAM)
+            )
+            stream = parsed["Body"]
+            return StreamResponse(
+                content_type=parsed.get("ContentType"),
+                variant=parsed.get("InvokedProductionVariant"),
+                parts=payload_parts(stream),
+                close=stream.close,
+                http_status=response.status_code,
+            )
+        except EndpointError:
+            raise
+        except Exception as exc:
+            raise from_unexpected_error(exc) from exc
 
     def close(self) -> None:
         self._http.close()

@@ -14,6 +14,7 @@ from bench.errors import (
     ModelError,
     ServiceUnavailable,
     TimeoutError_,
+    UnexpectedError,
     UnknownServiceError,
 )
 
@@ -50,6 +51,14 @@ def from_botocore_error(exc: boto_exc.BotoCoreError, *, stage: str = "request") 
     if isinstance(exc, boto_exc.ReadTimeoutError | boto_exc.ConnectTimeoutError):
         return TimeoutError_(str(exc), stage=stage)
     return ConnectionError_(str(exc), stage=stage)
+
+
+def from_unexpected_error(exc: Exception, *, stage: str = "request") -> EndpointError:
+    """The catch-all: any exception a transport did not translate, as an ``UnexpectedError`` record
+    whose ``error_type`` is the exception's class name (a bench error is returned as it is)."""
+    if isinstance(exc, EndpointError):
+        return exc
+    return UnexpectedError(type(exc).__name__, str(exc) or repr(exc), stage=stage)
 
 
 def model_error_from_container(status: int, body_text: str, *, endpoint: str = "container") -> ModelError:

@@ -1,4 +1,5 @@
-"""The Inference tab in a real headless chromium: a run started from Locust's web UI shows live TTFP.
+"""The Inference tab in a real headless chromium: a run started from Locust's web UI shows live TTFP,
+and a start form with a bad custom parameter is refused with its error shown, starting nothing.
 
 ``locust -f locustfiles/triton.py`` with its web UI on 127.0.0.1 (emulator auto-started), driven by
 ``tests/inference_tab_browser.py`` (playwright with Debian's chromium, in its own process). Skipped with
@@ -57,7 +58,17 @@ def test_inference_tab_shows_live_ttfp_for_the_streaming_user(tmp_path: Path) ->
             locust.kill()
             output, _ = locust.communicate()
     assert driven.returncode == 0, driven.stderr[-3000:]
-    print(f"\nscreenshots: {seen.get('screenshot')} {seen.get('run_screenshot')}")
+    refused = seen["refused"]
+    print(f"\nscreenshots: {refused['screenshot']} {seen.get('screenshot')} {seen.get('run_screenshot')}")
+    # a bad custom parameter: the form shows the harness's one line, nothing starts, nothing sticks
+    message = "--endpoint 'bad name!': SageMaker endpoint names are letters, digits and hyphens"
+    assert refused["status"] == 200
+    assert refused["answer"]["success"] is False
+    assert refused["answer"]["message"].startswith(message)
+    assert refused["alert"] == refused["answer"]["message"]
+    assert refused["start_button"]
+    assert refused["state"] == "ready"
+    assert "the web UI's start form was refused: " + message in output
     assert "tab=inference" in seen["tab_url"]
     ttfp = seen["ttfp"]
     assert ttfp["found"], f"no non-zero TTFP for demo-llm in the Inference tab: {ttfp}\n{output[-2000:]}"
@@ -72,7 +83,9 @@ def test_inference_tab_shows_live_ttfp_for_the_streaming_user(tmp_path: Path) ->
     # after the stop: the run directory's files, as URLs served from the run directory
     assert {"summary.csv", "requests.csv", "run.json"} <= files.keys(), seen["run_rows"]
     assert files["summary.csv"] == f"http://127.0.0.1:{port}/bench/run/summary.csv"
-    assert served == (only_run_dir(reports) / "summary.csv").read_bytes()
+    assert (
+        served == (only_run_dir(reports) / "summary.csv").read_bytes()
+    )  # one run: the refused form made none
 
 
 def _fetch(url: str) -> bytes:

@@ -161,15 +161,68 @@ BAD_INPUTS = {
         "emulator-bad-kind.toml: endpoint[x].kind: unknown kind 'teapot'",
     ),
     "oversized payload": (["--input", "INPUT0:FP32:1,1600000"], "over SageMaker's real-time limit"),
+    # issue #13: refused before any load, in one line
+    "endpoint url port out of range": (
+        ["--endpoint-url", "http://127.0.0.1:99999", "--endpoint", "x", "--input", "A:FP32:1"],
+        "--endpoint-url 'http://127.0.0.1:99999': port 99999 is out of range; give a port from 1 to 65535",
+    ),
+    "huge FP32 tensor, from its shape": (
+        ["--input", "INPUT0:FP32:100000,100000"],
+        "--input INPUT0:FP32:100000,100000: the request body would be at least 40,000,000,000 bytes",
+    ),
+    "huge BYTES tensor, from its shape": (
+        ["--input", "INPUT0:BYTES:1,3000000"],
+        "--input INPUT0:BYTES:1,3000000: the request body would be at least 60,000,000 bytes",
+    ),
+    "negative duration as its own argument": (
+        ["--warmup", "-5s"],
+        "--warmup: duration '-5s' must not be negative",
+    ),
+    "negative duration after =": (["--warmup=-5s"], "--warmup: duration '-5s' must not be negative"),
+    "malformed SLO before the missing --steps": (
+        ["--slo", "p95(latency)<"],
+        "--slo 'p95(latency)<': '(end)' at column 14: expected a number",
+    ),
+    "gate that can never fail": (
+        ["--gate", "error_rate<150%"],
+        "--gate 'error_rate<150%': can never fail: error_rate is between 0% and 100%",
+    ),
+    "report dir is a file": (["--report-dir", "{a_file}"], "cannot write there"),
+    "report dir under /proc": (["--report-dir", "/proc/x"], "--report-dir '/proc/x': cannot write there"),
+    "stream user named without its endpoint": (
+        ["LLMStreamUser", "--endpoint-url", "http://127.0.0.1:9", "--endpoint", "x", "--input", "A:FP32:1"],
+        "LLMStreamUser needs --stream-endpoint NAME: the endpoint it sends to",
+    ),
+    "prompt and llm payload": (
+        ["--prompt", "hi", "--llm-payload", "{data_json}"],
+        "--prompt and --llm-payload both give the streaming user's request bodies",
+    ),
 }
+# Refused once the glue passes what only it knows (issue #13): the emulator's configuration file and the
+# user classes of the run (bench.emulatorcheck.check_emulator_targets), Locust's -u and -t
+# (run_config_from_options(..., run_time_s=, users_given=)). Strict: they fail loudly once it does.
+BAD_INPUTS_WITH_GLUE = {
+    "endpoint not in the emulator config": (
+        ["TritonUser", "--emulator-config", str(TEST_EMULATOR_CONFIG), "--endpoint", "nosuch",
+         "--input", "INPUT0:FP32:1,16", "--input", "INPUT1:FP32:1,16"],
+        "--endpoint nosuch: no such endpoint in the emulator configuration",
+    ),
+    "variant not in the emulator config": (
+        ["--target-variant", "nosuch"],
+        "--target-variant nosuch: endpoint demo-triton of the emulator has no such variant; its variants: AllTraffic",
+    ),
+    "--steps with -u": (["--steps", "1,2", "--step-duration", "1s"], "--steps sets the users of each step"),
+    "--warmup not shorter than -t": (["--warmup", "5s"], "--warmup 5s leaves nothing to measure in a run of 3s"),
+}  # fmt: skip
 
 
-@pytest.mark.parametrize("case", list(BAD_INPUTS))
+@pytest.mark.parametrize("case", [*BAD_INPUTS, *BAD_INPUTS_WITH_GLUE])
 def test_bad_input_exits_2_with_one_line(tmp_path: Path, case: str) -> None:
-    args, message = BAD_INPUTS[case]
+    args, message = {**BAD_INPUTS, **BAD_INPUTS_WITH_GLUE}[case]
     files = {
         "{bad_json}": _write(tmp_path, "bad.json", '{"data": [{"INPUT0": [1, 2'),
         "{data_json}": _write(tmp_path, "data.json", json.dumps({"data": [{"INPUT0": [0.5] * 16}]})),
+        "{a_file}": _write(tmp_path, "a-file", "not a directory"),
     }
     result = _bad(tmp_path, *[files.get(a, a) for a in args])
     assert result.code == 2, (result.stdout[-2000:], result.stderr[-2000:])

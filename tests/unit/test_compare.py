@@ -245,12 +245,17 @@ def test_parse_percentage(text: str, expected: float) -> None:
     assert parse_percentage(text, "--max-regression") == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("text", ["10", "1", "-5%", "ten", "", "1e-1", "nan", "5%%"])
+@pytest.mark.parametrize("text", ["10", "1", "ten", "", "1e-1", "nan", "5%%"])
 def test_parse_percentage_rejects(text: str) -> None:
     with pytest.raises(
         ConfigError, match=r"^--max-regression: .* is not a percentage; write e.g. 10% or 0.1$"
     ):
         parse_percentage(text, "--max-regression")
+
+
+def test_a_negative_percentage_says_so() -> None:
+    with pytest.raises(ConfigError, match=r"^--max-regression: '-5%' must not be negative; write e.g. 10% or 0.1$"):
+        parse_percentage("-5%", "--max-regression")
 
 
 def test_bad_directories_are_one_line_config_errors(tmp_path: Path) -> None:

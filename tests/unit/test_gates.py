@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -248,3 +249,16 @@ def test_an_abort_is_confirmed_on_the_raw_records_with_the_final_warmup_rule() -
     assert confirmed is not None
     assert confirmed.observed == 1500.0
     assert confirmed.reason == "can no longer pass: observed 1500.00 ms, threshold < 1000.00 ms"
+
+
+def test_unfinished_counts_the_rows_the_drain_cut() -> None:
+    records = [_record(1000.0 + i, 5.0) for i in range(4)]
+    cut = [
+        replace(r, status="unfinished", error_type="Unfinished", error_stage="request") for r in records[:2]
+    ]
+    frame = records_frame([*records[2:], *cut])
+    gate = parse_gate("unfinished==0")
+    (result,) = evaluate_gates(frame, [gate])
+    assert (result.observed, result.passed) == (2.0, False)
+    assert evaluate_gates(records_frame(records), [gate])[0].passed
+    assert not gate.can_abort  # known only once the run's drain ended

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -29,7 +30,7 @@ from bench.report.html import (
     TTFP_TITLE,
     render_capacity_html,
 )
-from bench.report.svg import Bar, HLine, Series, bar_chart, line_chart, nice_ticks
+from bench.report.svg import Bar, HLine, Marker, Series, bar_chart, label_box, line_chart, nice_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
 HOSTILE = "<script>alert(1)</script>"
@@ -218,10 +219,9 @@ def test_missing_target_and_price_show_a_dash_and_a_hint() -> None:
 
 
 def test_hostile_strings_are_escaped_everywhere() -> None:
-    slos = (
-        *parse_gates(
-            (f"name:{HOSTILE} p95(latency)<30ms", f"name:{QUOTED.replace(' ', '')} p95(latency)<40ms")
-        ),
+    slos = (  # made directly, whatever the gate grammar accepts as a name
+        GateSpec(f"name:{HOSTILE} p95(latency)<30ms", "latency", "p95", "<", 30.0, name=HOSTILE),
+        GateSpec(f"name:{QUOTED} p95(latency)<40ms", "latency", "p95", "<", 40.0, name=QUOTED),
         GateSpec(expression=HOSTILE, metric="latency", stat="p95", op="<", threshold=50.0),
     )
     inputs = PlanningInputs(slos=slos, target_rps=100.0, instance_type=QUOTED + HOSTILE, instance_price=1.0)
@@ -311,3 +311,197 @@ def test_bar_chart_labels_and_leaves_nan_bars_empty() -> None:
 )
 def test_nice_ticks_are_on_a_1_2_5_grid(low: float, high: float, expected: list[float]) -> None:
     assert nice_ticks(low, high) == expected
+
+
+# ---- issue #13 item 17: what the cards blame, plurals, prices, axes, labels ------------------------
+
+
+def _card_note(page: str, label: str) -> str:
+    match = re.search(
+        rf'<div class="label">{re.escape(label)}</div><div class="value">.*?</div><div class="note">(.*?)</div>',
+        page,
+    )
+    assert match, label
+    return match.group(1)
+
+
+def test_cost_cards_blame_no_option_that_was_given_when_no_step_met_the_slo() -> None:
+    inputs = PlanningInputs(
+        slos=parse_gates(("p95(latency)<5ms",)), target_rps=1000.0, instance_type="ml.g5.xlarge"
+    )
+    page = _render(capacity_report(_frame(), inputs))
+    for card in ("Fleet cost", "Cost per million inferences", "Instances for the target"):
+        assert _card_note(page, card) == "no step met the SLO"
+    assert "pass --target-rps" not in page
+    assert PRICE_HINT not in page
+
+
+def test_an_unknown_instance_type_says_it_has_no_price() -> None:
+    inputs = PlanningInputs(
+        slos=parse_gates(("p95(latency)<50ms",)), target_rps=1000.0, instance_type="ml.xyz"
+    )
+    report = capacity_report(_frame(), inputs)
+    page = _render(report)
+    hint = "no price for ml.xyz in the built-in table: pass --instance-price"
+    for card in ("Fleet cost", "Cost per million inferences", "Instance price"):
+        assert _card_note(page, card) == hint
+    assert hint in report.recommendation.text
+
+
+def test_one_instance_is_one_instance() -> None:
+    inputs = PlanningInputs(slos=parse_gates(("p95(latency)<50ms",)), target_rps=50.0, instance_price=1.0)
+    report = capacity_report(_frame(), inputs)
+    assert report.recommendation.instances == 1
+    assert "1 instance serves 50 req/s" in _render(report)
+    assert "1 instances" not in _render(report)
+
+
+def _ticks(svg: ET.Element, below: float) -> list[tuple[float, str]]:
+    """The x tick labels (x, text): the texts just under the plot."""
+    return [
+        (float(t.get("x", "0")), t.text or "")
+        for t in svg.iter(f"{SVG}text")
+        if float(t.get("y", "0")) == below and t.get("text-anchor") == "middle" and t.text
+    ]
+
+
+def test_doubling_users_get_a_log2_axis_ticked_at_each_step() -> None:
+    page = _render(capacity_report(_frame(), INPUTS))
+    for title in (THROUGHPUT_TITLE, TTFP_TITLE):
+        svg = _chart(page, title)
+        ticks = _ticks(svg, 320 - 46 + 16)
+        assert [text for _, text in ticks] == ["1", "2", "4", "8", "16"]
+        gaps = {round(b[0] - a[0], 1) for a, b in itertools.pairwise(ticks)}
+        assert len(gaps) == 1  # one doubling, one distance
+        assert "log2" in "".join(svg.itertext())
+    linear = _render(capacity_report(_frame((10, 20, 30, 40)), INPUTS))  # even steps: a linear axis
+    assert "log2" not in "".join(_chart(linear, THROUGHPUT_TITLE).itertext())
+
+
+def test_the_error_chart_reads_in_percent() -> None:
+    page = _render(capacity_report(_frame(), INPUTS))
+    errors = _chart(page, ERRORS_TITLE)
+    y_labels = [
+        t.text or ""
+        for t in errors.iter(f"{SVG}text")
+        if t.get("text-anchor") == "end" and t.get("x") == "58.0"
+    ]
+    assert float(y_labels[0].removesuffix("%")) == 0.0
+    assert all(label.endswith("%") for label in y_labels)
+    (line,) = errors.findall(f"{SVG}line[@class='slo-line']")  # error_rate<1%: at the 1% tick
+    assert line.get("y1") == _tick_y(errors, "1.0%")
+
+
+def test_latency_points_say_whose_step_they_are() -> None:
+    report = capacity_report(_frame(), INPUTS)
+    latency = _chart(_render(report), LATENCY_TITLE)
+    labels = [t.text for t in latency.iter(f"{SVG}text") if t.get("class") == "point-label"]
+    assert labels == ["1 user", "2 users", "4 users", "8 users", "16 users"]
+    invalid = dataclasses.replace(
+        report, steps=tuple(dataclasses.replace(s, valid=s.users != 16) for s in report.steps)
+    )
+    labels = [
+        t.text
+        for t in _chart(_render(invalid), LATENCY_TITLE).iter(f"{SVG}text")
+        if t.get("class") == "point-label"
+    ]
+    assert labels[-1] == "16 users INVALID"
+
+
+def _label_boxes(svg: ET.Element) -> list[tuple[str, tuple[float, float, float, float]]]:
+    """Every text drawn inside the plot (SLO, marker and point labels), with its estimated box."""
+    out = []
+    for t in svg.iter(f"{SVG}text"):
+        x, y = float(t.get("x", "0")), float(t.get("y", "0"))
+        if t.text and 64 < x < 640 and 58 <= y < 320 - 46:
+            out.append((t.text, label_box(x, y, t.text, t.get("text-anchor", "start"))))
+    return out
+
+
+def test_labels_do_not_overlap_even_when_points_crowd() -> None:
+    # saturated steps pile up at the same throughput; SLO point and saturation at the same step; the SLO
+    # line runs through the points' labels and the markers' corner
+    steps = (
+        _step(1, 1, 45.0, 10.0),
+        _step(2, 2, 90.0, 10.0),
+        _step(3, 4, 182.0, 11.0),
+        _step(4, 8, 196.0, 18.0, slo_ok=False),
+        _step(5, 16, 197.0, 36.0, slo_ok=False),
+        _step(6, 32, 197.5, 72.0, slo_ok=False),
+    )
+    inputs = PlanningInputs(
+        slos=parse_gates(("p95(latency)<27ms", "p99(latency)<140ms", "max(latency)<150ms"))
+    )
+    page = _render(_report(steps, inputs))
+    for title in (THROUGHPUT_TITLE, LATENCY_TITLE):
+        boxes = _label_boxes(_chart(page, title))
+        assert len(boxes) >= (2 if title == THROUGHPUT_TITLE else 2 + 6)  # markers (+ SLOs and points)
+        for i, (text, a) in enumerate(boxes):
+            for other, b in boxes[i + 1 :]:
+                overlap = a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+                assert not overlap, f"{text!r} overlaps {other!r} in {title!r}"
+    latency = _chart(page, LATENCY_TITLE)
+    assert _slo_labels(latency) == ["p95(latency)<27ms", "p99(latency)<140ms", "max(latency)<150ms"]
+    labels = [t.text for t in latency.iter(f"{SVG}text") if t.get("class") == "point-label"]
+    assert labels == ["1 user", "2 users", "4 users", "8 users", "16 users", "32 users"]
+
+
+def test_an_slo_label_near_the_top_keeps_clear_of_the_marker_labels() -> None:
+    """Markers at the right end stack their labels at the top, where an SLO line's label also sits."""
+    for top in (2.0, 2.05, 2.1, 2.2):
+        svg = ET.fromstring(
+            line_chart(
+                [Series("a", [(1.0, 1.0), (10.0, 2.0)])],
+                title="t",
+                x_label="x",
+                y_label="y",
+                markers=[Marker(10.0, "SLO point: 10 users"), Marker(10.0, "saturation: 10 users")],
+                hlines=[HLine(top, "p95(latency)<250ms")],
+            )
+        )
+        boxes = _label_boxes(svg)
+        assert sorted(text for text, _ in boxes) == [
+            "SLO point: 10 users",
+            "p95(latency)<250ms",
+            "saturation: 10 users",
+        ]
+        for i, (text, a) in enumerate(boxes):
+            for other, b in boxes[i + 1 :]:
+                assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (top, text, other)
+
+
+# ---- issue #13 item 6: invalid steps and lower bounds on the page -----------------------------------
+
+
+def test_invalid_steps_are_marked_in_the_table_cards_and_callout() -> None:
+    report = capacity_report(_frame(), INPUTS)
+    reason = "event-loop lag p99 35.1 ms (limit 20 ms)"
+    steps = tuple(
+        dataclasses.replace(s, valid=s.users != 4, invalid_reasons=(reason,) if s.users == 4 else ())
+        for s in report.steps
+    )
+    page = _render(_report(steps, INPUTS))
+    assert 'class="callout invalid"' in page
+    assert "The SLO point, step 3, is INVALID (event-loop lag p99 35.1 ms (limit 20 ms))" in page
+    assert "INVALID step (load generator not healthy)" in _card_note(
+        page, "Sustainable throughput per instance"
+    )
+    assert "rests on an INVALID step" in _card_note(page, "Saturation concurrency")
+    assert f'<span class="broken">INVALID: {escape(reason)}</span>' in page
+    assert '<tr class="point invalid">' in page
+    assert '<th class="text">load generator</th>' in page
+    unjudged = _render(report)  # no health.csv: no column, one line saying so
+    assert "load generator</th>" not in unjudged
+    assert "Load generator health per step: not recorded" in unjudged
+
+
+def test_without_saturation_the_cards_say_at_least() -> None:
+    steps = (_step(1, 1, 45.0, 10.0), _step(2, 2, 90.0, 10.0), _step(3, 4, 182.0, 10.5))
+    page = _render(_report(steps, PlanningInputs(target_rps=800.0, instance_price=1.0)))
+    assert '<div class="value">≥ 182 req/s</div>' in page
+    assert (
+        _card_note(page, "Saturation concurrency")
+        == "not reached: at least 182 req/s (the endpoint did not saturate)"
+    )
+    assert _card_note(page, "Instances for the target").startswith("at most, for 800 req/s")
+    assert "sustains at least 182 req/s (the endpoint did not saturate)" in page
