@@ -254,7 +254,9 @@ def test_parse_percentage_rejects(text: str) -> None:
 
 
 def test_a_negative_percentage_says_so() -> None:
-    with pytest.raises(ConfigError, match=r"^--max-regression: '-5%' must not be negative; write e.g. 10% or 0.1$"):
+    with pytest.raises(
+        ConfigError, match=r"^--max-regression: '-5%' must not be negative; write e.g. 10% or 0.1$"
+    ):
         parse_percentage("-5%", "--max-regression")
 
 
