@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-DEMO_STEPS ?= 1,2,4,8,16
+DEMO_STEPS ?= 1,2,4,8,16,32
 DEMO_STEP ?= 5s
 DEMO_REPORTS ?= reports
 # The demo sends with the fast transport: boto3 costs about 0.75 ms of CPU a request, so at the demo

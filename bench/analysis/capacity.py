@@ -217,14 +217,12 @@ def _one_step(
     )
 
 
-PROVISIONAL = " (p95 and errors so far: requests still running come in later)"
-
-
 def step_line(stats: StepStats, *, total: str, slos: Sequence[GateSpec] = ()) -> str:
     """The live progress line of a step just ended (``bench: step 3/5: ...``).
 
     Its req/s is final: the same completions as ``capacity.csv``'s. Its p95 and errors are of the
-    requests completed so far: those still running when it is printed come in later.
+    requests completed so far: those still running when it is printed (at most one per user) come in
+    later; the plan line printed before the run says so once.
     """
     s = stats
     verdict = "" if not slos else (", SLO ok" if s.slo_ok else f", SLO broken: {'; '.join(s.slo_failures)}")
@@ -232,7 +230,7 @@ def step_line(stats: StepStats, *, total: str, slos: Sequence[GateSpec] = ()) ->
         verdict += f", INVALID: {'; '.join(s.invalid_reasons)}"
     return (
         f"bench: step {s.step}/{total}: {_users(s.users)}, {s.rps:.1f} req/s, "
-        f"p95 {s.latency_p95_ms:.1f} ms, errors {s.error_rate:.1%}{verdict}{PROVISIONAL}"
+        f"p95 {s.latency_p95_ms:.1f} ms, errors {s.error_rate:.1%}{verdict}"
     )
 
 

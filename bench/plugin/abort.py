@@ -15,10 +15,12 @@ import time
 from typing import Any
 
 import gevent
+import pandas as pd
 from locust.env import Environment
 
-from bench.analysis.gates import confirm_abort
+from bench.analysis.gates import GateResult, confirm_abort
 from bench.analysis.records import concat_records
+from bench.gatespec import GateSpec
 from bench.live.verdicts import abort_verdict
 from bench.plugin.run import Run
 from bench.plugin.session import Session
@@ -65,9 +67,12 @@ class AbortPart:
                 if time.monotonic() < next_check.get(gate.expression, 0.0):
                     continue
                 next_check[gate.expression] = time.monotonic() + RECHECK_AFTER_S
-                new = tail.read_new()
-                seen.append(new[new["timestamp_s"] >= run.measured_from_s])
-                verdict = confirm_abort(concat_records(seen), gate, warmup_s=0.0)
+
+                def confirm(new: pd.DataFrame, gate: GateSpec = gate) -> GateResult | None:
+                    seen.append(new[new["timestamp_s"] >= run.measured_from_s])
+                    return confirm_abort(concat_records(seen), gate, warmup_s=0.0)
+
+                verdict = tail.apply(confirm)  # read and judged off the event loop
                 if verdict is None:
                     continue
                 run.aborted_by = verdict

@@ -69,6 +69,13 @@ class RunPart:
 
     def register(self, environment: Environment) -> None:
         environment.events.test_start.add_listener(self.on_test_start)
+        environment.events.test_stopping.add_listener(self.on_test_stopping)
+
+    def on_test_stopping(self, **_: Any) -> None:
+        """The load ends: the health watch judges the load, not the drain and the reports after it."""
+        run = self.session.run
+        if run is not None and not run.ended and run.health is not None:
+            run.health.stop()
 
     def on_test_start(self, **_: Any) -> None:
         session = self.session

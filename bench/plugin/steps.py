@@ -11,6 +11,7 @@ from __future__ import annotations
 import pandas as pd
 
 from bench.analysis.capacity import StepStats, step_line, step_stats
+from bench.analysis.records import concat_records
 from bench.plugin.run import Run
 from bench.plugin.session import Session
 from bench.plugin.tail import RecordTail
@@ -47,7 +48,8 @@ class StepsPart:
         total = "" if capacity.auto else f", {len(capacity.steps) * capacity.step_duration_s:g} s in all"
         print(
             f"bench: capacity run: users per step {plan}; {capacity.step_duration_s:g} s a step, "
-            f"the first {capacity.ramp_s:g} s of each left out{total}",
+            f"the first {capacity.ramp_s:g} s of each left out{total}; a line per step (its req/s final, "
+            "its p95 and errors without the requests still running)",
             flush=True,
         )
         return shape
@@ -63,22 +65,26 @@ class StepsPart:
             self._tail, self._later = (run, RecordTail(run.writer)), pd.DataFrame()
         # The shape ticks about once a second, so the next step's first rows may be written already:
         # they are kept for its own line. Rows of earlier steps that completed late are left out.
-        new = self._tail[1].read_new()
-        frame = pd.concat([self._later, new], ignore_index=True) if not self._later.empty else new
-        rows = frame[frame["step"] == step]
-        self._later = frame[frame["step"] > step]
-        stats = (
-            step_stats(
-                rows,
-                capacity.slos,
-                capacity.ramp_s,
-                started_s=run.started_s,
-                step_duration_s=capacity.step_duration_s,
-                health=run.health.timelines() if run.health is not None else None,
+        later, health = self._later, run.health.timelines() if run.health is not None else None
+
+        def analyse(new: pd.DataFrame) -> tuple[tuple[StepStats, ...], pd.DataFrame]:
+            frame = concat_records([later, new]) if not later.empty else new
+            rows = frame[frame["step"] == step]
+            stats = (
+                step_stats(
+                    rows,
+                    capacity.slos,
+                    capacity.ramp_s,
+                    started_s=run.started_s,
+                    step_duration_s=capacity.step_duration_s,
+                    health=health,
+                )
+                if not rows.empty
+                else ()
             )
-            if not rows.empty
-            else ()
-        )
+            return stats, frame[frame["step"] > step]
+
+        stats, self._later = self._tail[1].apply(analyse)
         total = "?" if capacity.auto else str(len(capacity.steps))
         if not stats:
             print(f"bench: step {step}/{total}: no requests completed", flush=True)

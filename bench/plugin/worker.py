@@ -30,6 +30,12 @@ class WorkerPart:
     def register(self, environment: Environment) -> None:
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.test_stop.add_listener(self.on_test_stop)
+        environment.events.test_stopping.add_listener(self.on_test_stopping)
+
+    def on_test_stopping(self, **_: Any) -> None:
+        """The load ends: the health watch judges the load, not the drain after it."""
+        if self._shipping is not None:
+            self._shipping[2].stop()
 
     def on_test_start(self, **_: Any) -> None:
         runner = self.session.runner
