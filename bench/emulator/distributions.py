@@ -1,6 +1,7 @@
 """The random distributions of the configuration: times (``service_time``, ``ttft``, ``itl``) and counts.
 
-Times: ``{ distribution = "fixed", ms = 20.0 }`` or ``{ distribution = "lognormal", median_ms, p99_ms }``.
+Times: ``{ distribution = "fixed", ms = 20.0 }``, ``{ distribution = "lognormal", median_ms, p99_ms }`` or
+``{ distribution = "exponential", mean_ms = 20.0 }`` (memoryless: an M/M/c queue's service time).
 Counts (``output_tokens``): ``{ distribution = "fixed", count = 64 }`` or
 ``{ distribution = "lognormal", median = 64, p99 = 256 }`` (rounded, at least 1).
 A lognormal is given by its median and 99th percentile: mu = ln(median), sigma = ln(p99 / median) / z99.
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from bench.emulator.tomltable import TomlTable
 
 DISTRIBUTIONS = ("fixed", "lognormal")
+TIME_DISTRIBUTIONS = ("fixed", "lognormal", "exponential")
 # z-score of the 99th percentile of the standard normal distribution.
 Z_P99 = 2.3263478740408408
 
@@ -26,6 +28,7 @@ class ServiceTimeConfig:
     ms: float = 0.0
     median_ms: float = 0.0
     p99_ms: float = 0.0
+    mean_ms: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,13 @@ def read_service_time(table: TomlTable, default_ms: float = 0.0) -> ServiceTimeC
             raise table.error("p99_ms", f"need 0 < median_ms <= p99_ms, got {median_ms} and {p99_ms}")
         table.done()
         return ServiceTimeConfig("lognormal", median_ms=median_ms, p99_ms=p99_ms)
-    raise table.error("distribution", f"unknown {distribution!r}; use one of {', '.join(DISTRIBUTIONS)}")
+    if distribution == "exponential":
+        mean_ms = table.take("mean_ms", float)
+        if not (mean_ms > 0 and math.isfinite(mean_ms)):
+            raise table.error("mean_ms", f"must be > 0, got {mean_ms}")
+        table.done()
+        return ServiceTimeConfig("exponential", mean_ms=mean_ms)
+    raise table.error("distribution", f"unknown {distribution!r}; use one of {', '.join(TIME_DISTRIBUTIONS)}")
 
 
 def read_token_count(table: TomlTable, default_count: int) -> TokenCountConfig:
@@ -78,6 +87,8 @@ def render_service_time(config: ServiceTimeConfig) -> str:
         return (
             f'{{ distribution = "lognormal", median_ms = {config.median_ms!r}, p99_ms = {config.p99_ms!r} }}'
         )
+    if config.distribution == "exponential":
+        return f'{{ distribution = "exponential", mean_ms = {config.mean_ms!r} }}'
     return f'{{ distribution = "fixed", ms = {config.ms!r} }}'
 
 
@@ -94,6 +105,10 @@ def service_time_sampler(config: ServiceTimeConfig, rng: random.Random) -> Calla
         sigma = math.log(config.p99_ms / config.median_ms) / Z_P99
         lognormvariate = rng.lognormvariate
         return lambda: lognormvariate(mu, sigma)
+    if config.distribution == "exponential":
+        rate_per_s = 1000.0 / config.mean_ms
+        expovariate = rng.expovariate
+        return lambda: expovariate(rate_per_s)
     fixed_s = config.ms / 1000.0
     return lambda: fixed_s
 

@@ -1,0 +1,139 @@
+"""The arrival schedule of the open-loop (arrival-rate) mode: when each request is sent, independent of
+when earlier ones complete.
+
+Pure: numpy only (no Locust, gevent or boto3), so a schedule is tested without a clock.
+
+A run of ``rate_per_s`` requests per second split over ``processes`` load-generator processes gives each
+process a schedule of ``rate_per_s / processes``:
+
+- ``poisson``: independent exponential gaps of mean ``processes / rate_per_s`` from a random stream
+  seeded by ``(seed, process_index)`` (numpy ``SeedSequence(seed, spawn_key=(process_index,))``, the
+  stream ``SeedSequence(seed).spawn(processes)[process_index]`` would give). Independent Poisson
+  processes superpose to a Poisson process of the summed rate, so the union over all processes is a
+  Poisson process of ``rate_per_s``. The first send is one gap after the start (not at 0).
+- ``constant``: fixed gaps of ``processes / rate_per_s``; process ``i`` starts at ``i / rate_per_s``, so
+  the union is evenly spaced at ``1 / rate_per_s`` from 0. The k-th send is computed directly as
+  ``(i + k x processes) / rate_per_s``, so no rounding error accumulates.
+
+Send times are seconds (float) relative to the schedule's start, increasing, precomputed in blocks of
+``block_size`` (4096) so that ``next_send_s()`` is a list look-up on the hot path.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterator
+from typing import Literal, get_args
+
+import numpy as np
+import numpy.typing as npt
+
+ArrivalDistribution = Literal["poisson", "constant"]
+ARRIVAL_DISTRIBUTIONS: tuple[str, ...] = get_args(ArrivalDistribution)
+BLOCK_SIZE = 4096
+
+
+class ArrivalSchedule:
+    """The send times of one load-generator process (see the module docstring)."""
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        distribution: ArrivalDistribution,
+        seed: int,
+        process_index: int = 0,
+        processes: int = 1,
+        *,
+        block_size: int = BLOCK_SIZE,
+    ) -> None:
+        if not (_is_real(rate_per_s) and rate_per_s > 0 and math.isfinite(rate_per_s)):
+            raise ValueError(f"rate_per_s must be a finite number > 0, got {rate_per_s!r}")
+        if distribution not in ARRIVAL_DISTRIBUTIONS:
+            raise ValueError(
+                f"unknown distribution {distribution!r}; use one of {', '.join(ARRIVAL_DISTRIBUTIONS)}"
+            )
+        if not (_is_integer(seed) and seed >= 0):
+            raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+        if not (_is_integer(processes) and processes >= 1):
+            raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
+        if not (_is_integer(process_index) and 0 <= process_index < processes):
+            raise ValueError(f"process_index must be an integer in [0, {processes}), got {process_index!r}")
+        if not (_is_integer(block_size) and block_size >= 1):
+            raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}")
+        self.rate_per_s = float(rate_per_s)
+        self.distribution: ArrivalDistribution = distribution
+        self.seed = int(seed)
+        self.process_index = int(process_index)
+        self.processes = int(processes)
+        self.block_size = int(block_size)
+        self._blocks = self._generate_blocks()
+        self._block: list[float] = []
+        self._position = 0
+
+    @property
+    def process_rate_per_s(self) -> float:
+        """This process's share of the rate: ``rate_per_s / processes``."""
+        return self.rate_per_s / self.processes
+
+    @property
+    def mean_gap_s(self) -> float:
+        """The mean time between two sends of this process: ``processes / rate_per_s``."""
+        return self.processes / self.rate_per_s
+
+    def next_send_s(self) -> float:
+        """The next send time, in seconds since the schedule's start (the first call gives the first)."""
+        if self._position == len(self._block):
+            self._block = next(self._blocks).tolist()
+            self._position = 0
+        send_s: float = self._block[self._position]
+        self._position += 1
+        return send_s
+
+    def __iter__(self) -> Iterator[float]:
+        return self
+
+    def __next__(self) -> float:
+        return self.next_send_s()
+
+    def send_times(self, until_s: float) -> npt.NDArray[np.float64]:
+        """Every send time in ``[0, until_s)`` from the start, independent of ``next_send_s`` (for tests
+        and planning): the same values the iterator gives, from a fresh copy of the stream."""
+        if not (until_s >= 0 and math.isfinite(until_s)):
+            raise ValueError(f"until_s must be a finite number >= 0, got {until_s!r}")
+        blocks = []
+        for block in self._generate_blocks():
+            blocks.append(block)
+            if block[-1] >= until_s:
+                break
+        times = np.concatenate(blocks)
+        return times[: int(np.searchsorted(times, until_s, side="left"))]
+
+    def _generate_blocks(self) -> Iterator[npt.NDArray[np.float64]]:
+        if self.distribution == "constant":
+            yield from self._constant_blocks()
+        else:
+            yield from self._poisson_blocks()
+
+    def _constant_blocks(self) -> Iterator[npt.NDArray[np.float64]]:
+        k = np.arange(self.block_size, dtype=np.float64)
+        start = 0
+        while True:
+            yield (self.process_index + (start + k) * self.processes) / self.rate_per_s
+            start += self.block_size
+
+    def _poisson_blocks(self) -> Iterator[npt.NDArray[np.float64]]:
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.process_index,)))
+        last_s = 0.0
+        while True:
+            block = last_s + np.cumsum(rng.exponential(self.mean_gap_s, self.block_size))
+            last_s = float(block[-1])
+            yield block
+
+
+def _is_integer(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
