@@ -18,6 +18,7 @@ from locust import constant
 from locust.env import Environment
 from locust.event import Events
 from locust.runners import LocalRunner
+from support import wait_until as wait_until
 
 from bench.collect import COLUMNS, RequestRecord
 from bench.emulator.process import EmulatorProcess
@@ -78,18 +79,6 @@ def new_environment(options: argparse.Namespace, user_classes: Sequence[type] = 
     environment = Environment(events=Events(), user_classes=list(user_classes))
     environment.parsed_options = options
     return environment
-
-
-def wait_until(predicate: Callable[[], T], timeout_s: float, *, what: str, interval_s: float = 0.05) -> T:
-    """Poll ``predicate`` (sleeping cooperatively: gevent runs the runner meanwhile) until it is true."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what}: still not true after {timeout_s:g} s")
-        time.sleep(interval_s)
 
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
