@@ -303,10 +303,14 @@ def _truthy(value: str) -> bool:
 
 
 def needs_emulator(values: Mapping[str, Any]) -> bool:
-    """No endpoint at all, or ``--emulator-config`` (then ``--endpoint`` names one of its endpoints)."""
+    """No endpoint at all (neither ``--endpoint`` nor ``--stream-endpoint``), or ``--emulator-config``
+    (then they name its endpoints). A streaming endpoint alone is a real one: ``--stream-endpoint my-llm
+    --region us-east-1`` streams from SageMaker."""
     if values.get("endpoint_url") or values.get("container_url"):
         return False
-    return bool(values.get("emulator_config")) or not values.get("endpoint")
+    return bool(values.get("emulator_config")) or not (
+        values.get("endpoint") or values.get("stream_endpoint")
+    )
 
 
 DEFAULTS: dict[str, Any] = {option.dest: option.default for option in OPTIONS}

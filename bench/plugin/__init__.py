@@ -79,6 +79,8 @@ def register_parts(environment: Environment, runner: Runner) -> Session:
     except ConfigError:
         setup.stop_emulator()
         raise
+    if not session.is_worker:  # before any part's test_start: the previous run finishes first
+        environment.events.test_start.add_listener(lambda **_: session.await_previous_run())
     workload.register(environment)
     if session.is_worker:
         WorkerPart(session).register(environment)

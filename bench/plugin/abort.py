@@ -57,7 +57,8 @@ class AbortPart:
 
     def watch(self, run: Run) -> None:
         gates = [g for g in run.config.gates if g.can_abort]
-        tail, seen = RecordTail(run.writer), []
+        tail = RecordTail(run.writer)
+        measured: list[pd.DataFrame] = []  # one frame: the measured rows so far (appended, not re-joined)
         next_check: dict[str, float] = {}
         while run.aborted_by is None and not run.ended:
             gevent.sleep(CHECK_INTERVAL_S)
@@ -69,8 +70,9 @@ class AbortPart:
                 next_check[gate.expression] = time.monotonic() + RECHECK_AFTER_S
 
                 def confirm(new: pd.DataFrame, gate: GateSpec = gate) -> GateResult | None:
-                    seen.append(new[new["timestamp_s"] >= run.measured_from_s])
-                    return confirm_abort(concat_records(seen), gate, warmup_s=0.0)
+                    fresh = new[new["timestamp_s"] >= run.measured_from_s]
+                    measured[:] = [concat_records([*measured, fresh])]
+                    return confirm_abort(measured[0], gate, warmup_s=0.0)
 
                 verdict = tail.apply(confirm)  # read and judged off the event loop
                 if verdict is None:

@@ -22,7 +22,7 @@ from typing import Any
 import gevent
 import greenlet  # type: ignore[import-untyped]
 from locust.env import Environment
-from locust.runners import STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING
+from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING, STATE_STOPPING
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import planning_inputs
@@ -55,10 +55,13 @@ class FinishPart:
         self._after_close = tuple(after_close)
         self._finishing: Run | None = None
         self._interrupts = 0
+        self._quitting = False
+        self._stopping: Run | None = None
 
     def register(self, environment: Environment) -> None:
         self._main = greenlet.getcurrent()  # Locust's main code, which turns Ctrl-C into its shutdown
         signal.signal(signal.SIGINT, self._on_sigint)
+        environment.events.test_stopping.add_listener(self.on_test_stopping)
         environment.events.test_stop.add_listener(self.on_test_stop)
         environment.events.quitting.add_listener(self.on_quitting)
         environment.events.quit.add_listener(self.on_quit)
@@ -68,7 +71,7 @@ class FinishPart:
         Another one while that goes on cuts the drain short, never the writing: requests still in flight
         are rows with status unfinished, and every completed row and the reports are written."""
         self._interrupts += 1
-        if self._interrupts == 1:  # as Python's own handler would, without a traceback from the hub
+        if self._interrupts == 1 and not self._quitting:  # as Python's handler would, without a traceback
             gevent.get_hub().loop.run_callback_threadsafe(self._main.throw, KeyboardInterrupt)
             return
         sys.stderr.write(
@@ -80,6 +83,9 @@ class FinishPart:
 
     def _cut_drain(self) -> None:
         self.session.runner.user_greenlets.kill(block=False)  # GreenletExit: in-flight rows are unfinished
+
+    def on_test_stopping(self, **_: Any) -> None:
+        self._stopping = self.session.run  # its test_stop comes once the drain is over
 
     def on_test_stop(self, **_: Any) -> None:
         run = self.session.run
@@ -154,6 +160,7 @@ class FinishPart:
 
     def on_quitting(self, environment: Environment, **_: Any) -> None:
         """A run still going is stopped first; then its reports are awaited and the verdict sets the code."""
+        self._quitting = True  # from now on a Ctrl-C cuts the drain short (Locust's shutdown is under way)
         runner = self.session.runner
         if runner.state in (STATE_SPAWNING, STATE_RUNNING):
             logger.info("stopping the run before exit: writing every record received and the reports")
@@ -161,7 +168,10 @@ class FinishPart:
         run = self.session.run
         if run is None:
             return
-        if not run.finished.is_set() and (self._finishing is run or runner.state == STATE_STOPPING):
+        stopping = (
+            self._finishing is run or self._stopping is run or runner.state in (STATE_STOPPING, STATE_CLEANUP)
+        )
+        if not run.finished.is_set() and stopping:  # e.g. a signal during a timed end's drain
             run.finished.wait(timeout=FINISH_WAIT_S + run.config.drain_s)
         code = exit_code(run.passed)
         if code is None and _only_unfinished(runner):

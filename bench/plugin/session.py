@@ -91,6 +91,16 @@ class Session:
             gevent.spawn_later(0, self.runner.stop)
             return None
 
+    def await_previous_run(self, timeout_s: float = 65.0) -> None:
+        """A test starting while the last one still drains (the web UI's Stop, then Start): the last one
+        finishes first (its rows, its reports), so each run's files hold its own requests only."""
+        run = self.run
+        if run is not None and not run.ended:
+            logger.info(
+                "the previous run is still finishing (its drain and reports): the next starts after it"
+            )
+            run.finished.wait(timeout=timeout_s + run.config.drain_s)
+
     def max_users(self) -> int:
         """The most users the run may start at once: the top step of a stepped run, else -u (or the
         web UI's count). A Locust worker runs a share of it; sized for all, its pool is never short."""

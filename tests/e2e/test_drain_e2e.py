@@ -149,3 +149,30 @@ def test_two_interrupts_leave_every_row_and_one_line(slow: EmulatorProcess, tmp_
     assert len(rows) == _received(slow, "slow")
     assert {r["status"] for r in rows} <= {"ok", "unfinished"}
     assert (run_dir / "summary.csv").is_file()
+
+
+def test_a_signal_during_a_timed_ends_drain_still_lets_the_gates_decide(
+    slow: EmulatorProcess, tmp_path: Path
+) -> None:
+    """-t ends while every user has a 1.5 s request in flight; SIGTERM comes during that drain: the run
+    still drains, writes every row, and its failed gate sets the exit code (quitting waits for a drain
+    under way: Locust's local stop is in its CLEANUP state then, not STOPPING)."""
+    reset_emulator(slow)
+    log = tmp_path / "locust.log"
+    with log.open("w") as stderr:
+        process = start_locust(
+            *_args(
+                slow, tmp_path, "-u", "8", "-r", "100", "-t", "2s", "--gate", "p95(latency)<1ms", "TritonUser"
+            ),
+            stderr=stderr,
+        )
+        try:
+            wait_until(lambda: "--run-time limit reached" in log.read_text(), 30.0, what="the timed end")
+            time.sleep(0.2)  # inside the drain: every user's request takes 1.5 s
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=60)
+        finally:
+            process.kill()
+    assert code == 3, log.read_text()[-2000:]  # the failed gate decides, as at a normal end
+    rows = read_requests(only_run_dir(tmp_path / "reports"))
+    assert len(rows) == _received(slow, "slow")
