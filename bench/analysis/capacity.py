@@ -458,7 +458,15 @@ def capacity_report(
     ``health.csv`` (absent: the steps' health is not known)."""
     if health is None and run_dir is not None:
         health = read_health_csv(run_dir / HEALTH_CSV)
-    steps = step_stats(
+    steps = planned_step_stats(frame, inputs, health)
+    return CapacityReport(steps=steps, inputs=inputs, recommendation=recommend(steps, inputs), title=title)
+
+
+def planned_step_stats(
+    frame: pd.DataFrame, inputs: PlanningInputs, health: Timelines | None = None
+) -> tuple[StepStats, ...]:
+    """``step_stats`` with the run's plan: its SLOs, ramp and clock (the final report and the live lines)."""
+    return step_stats(
         frame,
         inputs.slos,
         inputs.ramp_s,
@@ -466,7 +474,6 @@ def capacity_report(
         step_duration_s=inputs.step_duration_s,
         health=health,
     )
-    return CapacityReport(steps=steps, inputs=inputs, recommendation=recommend(steps, inputs), title=title)
 
 
 def steps_table(steps: Sequence[StepStats]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.analysis.capacity import StepStats, step_line, step_stats
+from bench.analysis.capacity import StepStats, planned_step_stats, planning_inputs, step_line
 from bench.analysis.records import concat_records
 from bench.plugin.run import Run
 from bench.plugin.session import Session
@@ -66,22 +66,12 @@ class StepsPart:
         # The shape ticks about once a second, so the next step's first rows may be written already:
         # they are kept for its own line. Rows of earlier steps that completed late are left out.
         later, health = self._later, run.health.timelines() if run.health is not None else None
+        plan = planning_inputs(capacity, run.started_s)  # the final report's plan and clock
 
         def analyse(new: pd.DataFrame) -> tuple[tuple[StepStats, ...], pd.DataFrame]:
             frame = concat_records([later, new]) if not later.empty else new
             rows = frame[frame["step"] == step]
-            stats = (
-                step_stats(
-                    rows,
-                    capacity.slos,
-                    capacity.ramp_s,
-                    started_s=run.started_s,
-                    step_duration_s=capacity.step_duration_s,
-                    health=health,
-                )
-                if not rows.empty
-                else ()
-            )
+            stats = planned_step_stats(rows, plan, health) if not rows.empty else ()
             return stats, frame[frame["step"] > step]
 
         stats, self._later = self._tail[1].apply(analyse)

@@ -269,7 +269,12 @@ def test_any_text_round_trips_through_the_writer_and_every_reader(
 
 
 def test_the_selfbench_synthetic_file_is_what_the_writer_writes(tmp_path: Path) -> None:
-    from bench.selfbench import synthetic_chunk, synthetic_lines, synthetic_records, write_synthetic_requests
+    from bench.reportbench import (
+        synthetic_chunk,
+        synthetic_lines,
+        synthetic_records,
+        write_synthetic_requests,
+    )
 
     chunk = synthetic_chunk(3_000, 1_760_000_000_000_000, np.random.default_rng(7))
     records = synthetic_records(chunk, range(3_000))
