@@ -468,11 +468,14 @@ def test_queue_limit_throttles(client: Any) -> None:
 
 
 def test_known_capacity(client: Any, wire_emulator: EmulatorProcess) -> None:
-    """slots 4 x fixed 20 ms = 200 requests/s: 8 callers, completions counted over 1 s of steady state."""
+    """slots 4 x fixed 100 ms = 40 requests/s: 8 callers, completions counted over 2 s of steady state.
+
+    The service time is long next to a botocore call's own CPU (a few ms), so a busy 2-core CI machine's slow
+    callers cannot leave slots idle: the count is the slots' answer, not the client's."""
     request = _echo_request()
     reset_emulator(wire_emulator)
     started = time.perf_counter()
-    deadline = started + 1.4
+    deadline = started + 2.6
 
     def loop() -> list[float]:
         finished = []
@@ -483,10 +486,11 @@ def test_known_capacity(client: Any, wire_emulator: EmulatorProcess) -> None:
 
     with concurrent.futures.ThreadPoolExecutor(8) as pool:
         finished = [t for times in pool.map(lambda _: loop(), range(8)) for t in times]
-    steady = sum(1 for t in finished if started + 0.2 <= t < started + 1.2)
-    # A known answer: 200 in the 1 s window; 10% below for a busy shared machine (slow callers leave slots
-    # idle), 5% above for requests finishing at the window's edges. More than that, the slots are not slots.
-    assert 180 <= steady <= 210, steady
+    steady = sum(1 for t in finished if started + 0.3 <= t < started + 2.3)
+    # A known answer: 80 in the 2 s window. The 4 slots finish in batches of 4 every 100 ms, so a window edge
+    # can take or leave one batch (+-4); 4 more below for a stalled caller on a shared machine. More than
+    # that, the slots are not slots.
+    assert 72 <= steady <= 84, steady
     assert emulator_stats(wire_emulator)["by_endpoint"]["known-capacity"]["requests"] == len(finished)
 
 
