@@ -178,6 +178,7 @@ def _report(args: argparse.Namespace) -> int:
     from bench.analysis.capacity import planning_from_run_config
     from bench.gatespec import parse_gates
     from bench.report import REQUESTS_CSV, format_summary, read_run_json, write_tables
+    from bench.report.closing import late_line, open_loop_line
     from bench.report.rundir import read_measured_from
 
     run_dir: Path = args.run_dir
@@ -230,6 +231,9 @@ def _report(args: argparse.Namespace) -> int:
     print(format_summary(tables.summary))
     if not tables.records:
         print(f"bench: {requests_csv} holds no requests (only its header): the run sent none")
+    for line in (open_loop_line(tables) if tables.arrival is not None else "", late_line(tables)):
+        if line:  # an open-loop run's schedule, as its closing lines said it
+            print(line)
     written = "summary.csv, errors.csv, timeseries.csv" + (
         ", gates.json, junit.xml, summary.md" if gates else ""
     )
@@ -264,8 +268,9 @@ def _gate_whatif(
     written into ``RUN/whatif/``: summary.csv, gates.json, junit.xml, summary.md."""
     from bench.analysis import load_records, summarize
     from bench.analysis.gates import evaluate_gates
+    from bench.analysis.openloop import from_run_info
     from bench.analysis.records import REPORT_COLUMNS, take_measured
-    from bench.report import REQUESTS_CSV, format_summary
+    from bench.report import REQUESTS_CSV, format_summary, read_run_json
     from bench.report.gatefiles import write_gate_files
 
     records = load_records(run_dir / REQUESTS_CSV, tuple(c for c in REPORT_COLUMNS if c != "step"))
@@ -273,7 +278,7 @@ def _gate_whatif(
     window = take_measured(records, warmup_s, measured_from_s)
     del records
     results = evaluate_gates(window, gates)
-    summary = summarize(window)
+    summary = summarize(window, from_run_info(read_run_json(run_dir)))
     del window
     out_dir = run_dir / WHATIF_DIR
     out_dir.mkdir(exist_ok=True)

@@ -50,6 +50,17 @@ ENDPOINT_NAME_MAX = 63
 DRAIN_CAP_S = 30.0
 # AWS's load-testing guidance: the autoscaling target is half the rate one instance sustains.
 DEFAULT_SAFETY_FACTOR = 0.5
+# Open loop: users available to send when -u is not given (k6's preAllocatedVUs; each is one greenlet).
+DEFAULT_ARRIVAL_USERS = 100
+# --rates auto: doubling from MAX / 2**AUTO_RATE_DOUBLINGS up to MAX, then at most AUTO_RATE_BISECTIONS
+# bisecting steps between the highest passing and the lowest failing rate.
+DEFAULT_AUTO_MAX_RATE = 1024.0
+AUTO_RATE_DOUBLINGS = 6
+AUTO_RATE_BISECTIONS = 4
+# perf_analyzer's tolerance: a request sent more than 1 ms after its scheduled time is late; a run with
+# more than 1% late requests did not offer the load asked for.
+LATE_LAG_MS = 1.0
+LATE_RATE_LIMIT = 0.01
 
 
 @dataclass(frozen=True)
@@ -136,8 +147,22 @@ class TransportSpec:
 
 
 @dataclass(frozen=True)
+class ArrivalSpec:
+    """Open-loop arrivals (``--arrival-rate`` or ``--rates``): requests are sent on a schedule, not when
+    earlier ones finish. ``rate_per_s`` is the whole run's (all processes); each process sends its share."""
+
+    rate_per_s: float  # a --rates run: the first step's rate
+    distribution: str = "poisson"  # bench.pacer.ARRIVAL_DISTRIBUTIONS
+    seed: int = 0
+
+
+@dataclass(frozen=True)
 class CapacitySpec:
-    """A stepped capacity run and the planning inputs of its report."""
+    """A stepped capacity run and the planning inputs of its report.
+
+    Closed loop (``--steps``): ``steps`` are users per step. Open loop (``--rates``): ``rates`` are the
+    arrival rates per step (in auto mode the doubling plan up to the bound, bisected after the first
+    failing step) and ``steps`` is empty."""
 
     steps: tuple[int, ...]  # users per step (in auto mode: the doubling plan up to the bound)
     auto: bool = False
@@ -149,6 +174,16 @@ class CapacitySpec:
     safety_factor: float = DEFAULT_SAFETY_FACTOR
     instance_type: str | None = None
     instance_price: float | None = None
+    rates: tuple[float, ...] = ()  # requests per second per step (a --rates run)
+
+    @property
+    def by_rate(self) -> bool:
+        """Whether the steps are arrival rates (open loop) rather than users (closed loop)."""
+        return bool(self.rates)
+
+    @property
+    def planned_steps(self) -> int:
+        return len(self.rates) if self.rates else len(self.steps)
 
 
 @dataclass(frozen=True)
@@ -165,6 +200,7 @@ class RunConfig:
     require_valid: bool = False
     drain_s: float = 30.0  # at the end of a run, how long requests in flight may take to finish
     capacity: CapacitySpec | None = None
+    arrival: ArrivalSpec | None = None  # open loop (--arrival-rate, --rates); None: closed loop
 
 
 _NAME = re.compile(r"^[A-Za-z0-9_.\-/]+$")
@@ -342,6 +378,36 @@ def parse_percentage(text: str, option: str) -> float:
     if not match or (not match.group(2) and float(match.group(1)) >= 1.0):
         raise ConfigError(f"{option}: {text!r} is not a percentage; write e.g. 10% or 0.1")
     return float(match.group(1)) / (100.0 if match.group(2) else 1.0)
+
+
+def parse_rates(text: str) -> tuple[tuple[float, ...], bool]:
+    """``100,200,400`` (requests per second per step), ``auto`` (doubling from 1/64 of 1024 req/s) or
+    ``auto:MAX`` (doubling from MAX/64 up to MAX, then bisecting; see ``bench.shapes``)."""
+    value = text.strip().lower()
+    if value.startswith("auto"):
+        bound_text = value[4:].lstrip(":") or f"{DEFAULT_AUTO_MAX_RATE:g}"
+        try:
+            bound = float(bound_text)
+        except ValueError:
+            bound = float("nan")
+        if not (math.isfinite(bound) and bound > 0):
+            raise ConfigError(f"--rates {text!r}: write auto or auto:MAX_RATE, e.g. auto:2000")
+        doublings = AUTO_RATE_DOUBLINGS
+        return tuple(bound / 2**k for k in range(doublings, -1, -1)), True
+    parts = [p.strip() for p in value.split(",")]
+    rates = []
+    for part in parts:
+        try:
+            rate = float(part)
+        except ValueError:
+            rate = float("nan")
+        if not (math.isfinite(rate) and rate > 0):
+            raise ConfigError(
+                f"--rates {text!r}: give requests per second per step as positive numbers, "
+                "e.g. 100,200,400, or auto:MAX"
+            )
+        rates.append(rate)
+    return tuple(rates), False
 
 
 def parse_steps(text: str) -> tuple[tuple[int, ...], bool]:

@@ -7,17 +7,26 @@ Grammar (whitespace between tokens is free)::
     NAME   := a word without spaces | '"' text '"' | "'" text "'"        (quoted: names with spaces)
     stat   := "mean" | "min" | "max" | "p" NUMBER            (p95, p99.9; "avg" = mean, "med" = p50)
     metric := latency | ttfp | ttft | itl                   (per-request values: need a stat)
+            | effective_latency | schedule_lag             (open loop, per request: need a stat)
             | rps | error_rate | count | errors | unfinished | tokens_per_s   (one value per run: no stat)
+            | late | late_rate                             (open loop, one value per run: no stat)
     op     := "<" | "<=" | ">" | ">=" | "=="
-    unit   := "ms" | "s" (times; ms when omitted) | "%" (error_rate; a fraction when omitted)
+    unit   := "ms" | "s" (times; ms when omitted) | "%" (error_rate, late_rate; a fraction when omitted)
 
 Examples: ``p95(latency)<250ms``, ``p99(ttfp)<800ms``, ``max(latency)<2s``, ``error_rate<1%``,
 ``rps>=50``, ``mean(itl)<40ms``, ``errors<=10``, ``type:stream p95(ttft)<500ms``,
-``invoke:demo-triton p99(latency)<300ms``, ``name:"my endpoint" p95(latency)<250ms``.
+``invoke:demo-triton p99(latency)<300ms``, ``name:"my endpoint" p95(latency)<250ms``,
+``p99(effective_latency)<50ms``, ``p99(schedule_lag)<1ms``, ``late_rate<1%``, ``late==0``.
+
+Open loop (``--arrival-rate``, ``--rates``; ``bench.analysis.openloop``): ``effective_latency`` is end
+minus intended send (``effective_latency_ms``, over successful requests as ``latency``),
+``schedule_lag`` actual minus intended send (``schedule_lag_ms``, every request); ``late`` counts the
+requests sent more than 1 ms late, ``late_rate`` is late / requests. In closed loop the lag is 0 and
+the effective latency is the latency.
 
 ``check_foregone`` refuses gates whose verdict the grammar already decides: every metric is never
-negative and ``error_rate`` is at most 100%, so ``p95(latency)<-5ms`` can never pass and
-``error_rate<150%`` or ``count>=0`` can never fail. The configuration (``RunConfig.gates``, the
+negative and ``error_rate`` and ``late_rate`` are at most 100%, so ``p95(latency)<-5ms`` can never
+pass and ``error_rate<150%`` or ``count>=0`` can never fail. The configuration (``RunConfig.gates``, the
 capacity SLOs) holds ``GateSpec`` values; ``bench.analysis.gates`` evaluates them on the raw records.
 """
 
@@ -31,8 +40,16 @@ from dataclasses import dataclass
 
 from bench.errors import ConfigError
 
-SAMPLE_METRICS = {"latency": "latency_ms", "ttfp": "ttfp_ms", "ttft": "ttft_ms", "itl": "itl_mean_ms"}
-RUN_METRICS = ("rps", "error_rate", "count", "errors", "unfinished", "tokens_per_s")
+SAMPLE_METRICS = {
+    "latency": "latency_ms",
+    "ttfp": "ttfp_ms",
+    "ttft": "ttft_ms",
+    "itl": "itl_mean_ms",
+    "effective_latency": "effective_latency_ms",
+    "schedule_lag": "schedule_lag_ms",
+}
+RUN_METRICS = ("rps", "error_rate", "count", "errors", "unfinished", "tokens_per_s", "late", "late_rate")
+FRACTION_METRICS = ("error_rate", "late_rate")  # fractions: "%" or a plain fraction, at most 100%
 OPERATORS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
     ">=": operator.ge,
@@ -48,8 +65,8 @@ _STAT = re.compile(r"(mean|avg|min|max|med|p\d+(?:\.\d+)?)\s*\(\s*([a-z_]+)\s*\)
 _METRIC = re.compile(r"([a-z_]+)")
 _OP = re.compile(r"\s*(<=|>=|==|<|>)\s*")
 _VALUE = re.compile(r"(-?\d+(?:\.\d+)?)\s*(ms|s|%)?\s*$")
-# What every metric can be: never negative; error_rate at most 1 (100%).
-_HIGHEST = {"error_rate": 1.0}
+# What every metric can be: never negative; the fractions at most 1 (100%).
+_HIGHEST = dict.fromkeys(FRACTION_METRICS, 1.0)
 
 
 @dataclass(frozen=True)
@@ -58,7 +75,7 @@ class GateSpec:
     metric: str
     stat: str | None  # "mean", "min", "max" or "p95"/"p99.9"; None for run metrics
     op: str
-    threshold: float  # in base units: ms for times, a fraction for error_rate
+    threshold: float  # in base units: ms for times, a fraction for error_rate and late_rate
     request_type: str | None = None
     name: str | None = None
     variant: str | None = None
@@ -67,12 +84,12 @@ class GateSpec:
     def unit(self) -> str:
         if self.metric in SAMPLE_METRICS:
             return "ms"
-        return "%" if self.metric == "error_rate" else ""
+        return "%" if self.metric in FRACTION_METRICS else ""
 
     @property
     def can_abort(self) -> bool:
         """Whether the gate can fail for good before the run ends (its value only ever grows or shrinks)."""
-        grows = self.stat == "max" or self.metric in ("count", "errors")
+        grows = self.stat == "max" or self.metric in ("count", "errors", "late")
         if grows:
             return self.op in ("<", "<=")
         return self.stat == "min" and self.op in (">", ">=")
@@ -179,8 +196,8 @@ def check_foregone(gate: GateSpec, *, option: str = "--gate") -> None:
         return
     too_high = t > high if gate.op == "==" else always == (gate.op in ("<", "<="))
     unit = {"ms": " ms", "%": "%"}.get(gate.unit, "")
-    if gate.metric == "error_rate":
-        what = "error_rate is between 0% and 100%"
+    if gate.metric in FRACTION_METRICS:
+        what = f"{gate.metric} is between 0% and 100%"
     else:
         what = (
             f"{gate.stat}({gate.metric}) is never negative"
@@ -210,9 +227,9 @@ def _in_base_unit(text: str, metric: str, value: float, unit: str | None, option
         if unit == "%":
             raise _error(text, "%", f"{metric} is a time; use ms or s", option)
         return value * 1000.0 if unit == "s" else value
-    if metric == "error_rate":
+    if metric in FRACTION_METRICS:
         if unit in ("ms", "s"):
-            raise _error(text, unit, "error_rate is a fraction; write 1% or 0.01", option)
+            raise _error(text, unit, f"{metric} is a fraction; write 1% or 0.01", option)
         return value / 100.0 if unit == "%" else value
     if unit:
         raise _error(text, unit, f"{metric} takes no unit", option)

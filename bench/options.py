@@ -21,6 +21,7 @@ from bench.config import (
     DRAIN_CAP_S,
     TENSOR_FORMATS,
     TRANSPORTS,
+    ArrivalSpec,
     CapacitySpec,
     EndpointSpec,
     PayloadSpec,
@@ -34,11 +35,13 @@ from bench.config import (
     parse_duration,
     parse_output_spec,
     parse_percentage,
+    parse_rates,
     parse_steps,
     parse_tensor_spec,
 )
 from bench.errors import ConfigError
 from bench.gatespec import GateSpec, check_foregone, parse_gates
+from bench.pacer import ARRIVAL_DISTRIBUTIONS
 from bench.payload.streams import STREAM_FORMATS
 
 # What the demo endpoint of the packaged emulator configuration accepts.
@@ -197,6 +200,25 @@ OPTIONS: tuple[Option, ...] = (
         "Fail the run (exit 3) when the load generator itself was saturated (CPU over 90% of a core or event-loop lag over 20 ms).",
         flag=True,
     ),
+    # Open loop: requests sent on a schedule, whether or not earlier ones have finished.
+    Option(
+        ("--arrival-rate",),
+        "Open loop: send RATE requests per second (the whole run, across workers) on a schedule, not when earlier responses arrive; -u is then the most requests in flight (default 100).",
+        "RATE",
+        web_ui=True,
+    ),
+    Option(
+        ("--arrival",),
+        "How the open loop's sends are spaced: poisson (exponential gaps, seeded by --seed) or constant.",
+        default="poisson",
+        choices=ARRIVAL_DISTRIBUTIONS,
+        web_ui=True,
+    ),
+    Option(
+        ("--rates",),
+        "Open-loop capacity planning: arrival rate per step (100,200,400) or auto[:MAX] (doubling from MAX/64 up to MAX, then bisecting, for the highest rate meeting every SLO; MAX 1024 by default).",
+        "PLAN",
+    ),
     # Capacity planning.
     Option(
         ("--steps",),
@@ -332,7 +354,8 @@ def run_config_from_options(
 
     Locust's own options that can contradict ours, where the caller has them: ``run_time_s`` (``-t``,
     seconds; None when not given) and ``users_given`` (``-u`` given explicitly). Both are refused
-    with ``--steps``, and ``--warmup`` must be shorter than ``-t``.
+    with ``--steps``, and ``--warmup`` must be shorter than ``-t``. In the open loop (``--arrival-rate``,
+    ``--rates``) ``-u`` is the most requests in flight (``DEFAULT_ARRIVAL_USERS`` when not given).
     """
     values = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     emulated = needs_emulator(values)
@@ -354,6 +377,7 @@ def run_config_from_options(
             "add --gate EXPR or leave out --gate-abort"
         )
     capacity = _capacity_spec(values, run_time_s=run_time_s, users_given=users_given)
+    arrival = _arrival_spec(values, capacity)
     warmup_s = parse_duration(values["warmup"], option="--warmup")
     _check_warmup(warmup_s, run_time_s, capacity)
     return RunConfig(
@@ -369,7 +393,44 @@ def run_config_from_options(
         gate_abort=bool(values.get("gate_abort")),
         require_valid=bool(values.get("require_valid")),
         capacity=capacity,
+        arrival=arrival,
     )
+
+
+def _arrival_spec(values: Mapping[str, Any], capacity: CapacitySpec | None) -> ArrivalSpec | None:
+    """The open loop of ``--arrival-rate`` (one rate) or ``--rates`` (a rate per step)."""
+    text = _text(values.get("arrival_rate"))
+    if text is not None and capacity is not None:
+        flag = "--rates" if capacity.by_rate else "--steps"
+        raise ConfigError(
+            f"--arrival-rate and {flag} both set the load; give one (--rates steps the arrival rate)"
+        )
+    if text is None and (capacity is None or not capacity.by_rate):
+        return None
+    if text is not None:
+        try:
+            rate = float(text)
+        except ValueError:
+            rate = float("nan")
+        if not (rate > 0 and rate < float("inf")):
+            raise ConfigError(
+                f"--arrival-rate {text!r}: give requests per second as a positive number, e.g. 200"
+            )
+    else:
+        assert capacity is not None
+        rate = capacity.rates[0]
+    return ArrivalSpec(
+        rate_per_s=rate,
+        distribution=choose_one(str(values["arrival"]), ARRIVAL_DISTRIBUTIONS, option="--arrival"),
+        seed=_seed(values),
+    )
+
+
+def _seed(values: Mapping[str, Any]) -> int:
+    seed_text = str(values["seed"])
+    if not seed_text.isdigit():
+        raise ConfigError(f"--seed {seed_text!r}: give a non-negative integer")
+    return int(seed_text)
 
 
 def _endpoint_spec(values: Mapping[str, Any], emulated: bool, emulator_url: str | None) -> EndpointSpec:
@@ -432,11 +493,11 @@ def _check_warmup(warmup_s: float, run_time_s: float | None, capacity: CapacityS
     if warmup_s <= 0:
         return
     if capacity is not None and not capacity.auto:
-        total = len(capacity.steps) * capacity.step_duration_s
+        total = capacity.planned_steps * capacity.step_duration_s
         if warmup_s >= total:
             raise ConfigError(
                 f"--warmup {warmup_s:g}s leaves nothing to measure in a stepped run of {total:g}s "
-                f"({len(capacity.steps)} steps of {capacity.step_duration_s:g}s); make it shorter"
+                f"({capacity.planned_steps} steps of {capacity.step_duration_s:g}s); make it shorter"
             )
     elif run_time_s and warmup_s >= run_time_s:
         raise ConfigError(
@@ -455,15 +516,13 @@ def _payload_spec(values: Mapping[str, Any], *, demo: bool) -> PayloadSpec:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ConfigError(f"--input {duplicates[0]} is given more than once; give each input once")
-    seed_text = str(values["seed"])
-    if not seed_text.isdigit():
-        raise ConfigError(f"--seed {seed_text!r}: give a non-negative integer")
+    seed = _seed(values)
     return PayloadSpec(
         inputs=inputs,
         outputs=tuple(parse_output_spec(text) for text in values.get("output") or []),
         files=files,
         tensor_format=choose_one(str(values["tensor_format"]), TENSOR_FORMATS, option="--tensor-format"),
-        seed=int(seed_text),
+        seed=seed,
     )
 
 
@@ -474,19 +533,38 @@ def _capacity_spec(
     text = _text(values.get("steps"))
     if text is None and values.get("steps") is not None:
         raise ConfigError("--steps is empty; give users per step, e.g. --steps 1,2,4,8,16, or --steps auto")
+    rates_text = _text(values.get("rates"))
+    if rates_text is None and values.get("rates") is not None:
+        raise ConfigError(
+            "--rates is empty; give requests per second per step, e.g. --rates 100,200,400, or --rates auto:2000"
+        )
+    if text is not None and rates_text is not None:
+        raise ConfigError(
+            "--steps (users per step, closed loop) and --rates (arrival rate per step, open loop) both plan "
+            "the steps; give one"
+        )
     planning = [o for o in ("slo", "target_rps", "instance_type", "instance_price") if values.get(o)]
-    if text is None:
+    if text is None and rates_text is None:
         if planning:
             raise ConfigError(
-                f"--{planning[0].replace('_', '-')} plans capacity from a stepped run: add --steps, e.g. --steps 1,2,4,8,16"
+                f"--{planning[0].replace('_', '-')} plans capacity from a stepped run: add --rates "
+                "(open loop, e.g. --rates 100,200,400) or --steps (closed loop, e.g. --steps 1,2,4,8,16)"
             )
         return None
-    steps, auto = parse_steps(text)
-    if users_given:
-        raise ConfigError("--steps sets the users of each step; leave out -u/--users")
+    steps: tuple[int, ...] = ()
+    rates: tuple[float, ...] = ()
+    if rates_text is not None:
+        rates, auto = parse_rates(rates_text)
+        flag = "--rates"
+    else:
+        assert text is not None
+        steps, auto = parse_steps(text)
+        flag = "--steps"
+        if users_given:
+            raise ConfigError("--steps sets the users of each step; leave out -u/--users")
     if run_time_s:
         raise ConfigError(
-            "--steps sets how long the run lasts (the steps times --step-duration); leave out -t/--run-time"
+            f"{flag} sets how long the run lasts (the steps times --step-duration); leave out -t/--run-time"
         )
     duration = _positive(parse_duration(values["step_duration"], option="--step-duration"), "--step-duration")
     ramp_text = _text(values.get("step_ramp"))
@@ -495,6 +573,7 @@ def _capacity_spec(
         raise ConfigError(f"--step-ramp {ramp:g}s must be shorter than --step-duration {duration:g}s")
     return CapacitySpec(
         steps=steps,
+        rates=rates,
         auto=auto,
         step_duration_s=duration,
         ramp_s=ramp,

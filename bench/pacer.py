@@ -46,6 +46,7 @@ class ArrivalSchedule:
         processes: int = 1,
         *,
         block_size: int = BLOCK_SIZE,
+        stream: int = 0,
     ) -> None:
         if not (_is_real(rate_per_s) and rate_per_s > 0 and math.isfinite(rate_per_s)):
             raise ValueError(f"rate_per_s must be a finite number > 0, got {rate_per_s!r}")
@@ -59,6 +60,8 @@ class ArrivalSchedule:
             raise ValueError(f"processes must be an integer >= 1, got {processes!r}")
         if not (_is_integer(process_index) and 0 <= process_index < processes):
             raise ValueError(f"process_index must be an integer in [0, {processes}), got {process_index!r}")
+        if not (_is_integer(stream) and stream >= 0):
+            raise ValueError(f"stream must be an integer >= 0, got {stream!r}")
         if not (_is_integer(block_size) and block_size >= 1):
             raise ValueError(f"block_size must be an integer >= 1, got {block_size!r}")
         self.rate_per_s = float(rate_per_s)
@@ -67,6 +70,7 @@ class ArrivalSchedule:
         self.process_index = int(process_index)
         self.processes = int(processes)
         self.block_size = int(block_size)
+        self.stream = int(stream)  # one random stream per rate segment of a Pacer (0: the first)
         self._blocks = self._generate_blocks()
         self._block: list[float] = []
         self._position = 0
@@ -123,12 +127,107 @@ class ArrivalSchedule:
             start += self.block_size
 
     def _poisson_blocks(self) -> Iterator[npt.NDArray[np.float64]]:
-        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(self.process_index,)))
+        key = (self.process_index,) if self.stream == 0 else (self.process_index, self.stream)
+        rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=key))
         last_s = 0.0
         while True:
             block = last_s + np.cumsum(rng.exponential(self.mean_gap_s, self.block_size))
             last_s = float(block[-1])
             yield block
+
+
+class Pacer:
+    """One process's open-loop sends on a clock (``perf_counter`` seconds): the schedule made absolute.
+
+    ``start(now)`` anchors the schedule; each idle user calls ``take()`` for the next intended send
+    time, waits for it (when it is ahead), sends, and calls ``sent_one()``. A send time taken after it
+    has passed is sent late, never skipped: ``schedule_lag`` is the actual send minus the intended one.
+
+    ``set_rate(rate, now)`` (a rate-stepped run) starts a new segment with its own random stream
+    (``stream`` = segment index) at ``now``, or after the last send time already taken if that is
+    later, so the sends waiting on the old rate keep their times and never overlap the new ones.
+
+    ``stop(now)`` freezes the count of sends due by then; ``not_sent`` = due - sent: scheduled sends
+    that never started before the end of the run (no free user, or the run stopped first).
+    """
+
+    def __init__(
+        self,
+        rate_per_s: float,
+        distribution: ArrivalDistribution,
+        seed: int,
+        process_index: int = 0,
+        processes: int = 1,
+    ) -> None:
+        self.distribution: ArrivalDistribution = distribution
+        self.seed = seed
+        self.process_index = process_index
+        self.processes = processes
+        self.origin_s: float | None = None
+        self.sent = 0
+        self.taken = 0
+        self.stopped_s: float | None = None
+        self._segments: list[tuple[float, ArrivalSchedule]] = []  # (start offset from origin, schedule)
+        self._schedule = self._new_schedule(rate_per_s)
+        self._segment_start_s = 0.0
+        self._last_taken_s = 0.0  # offset from origin of the latest send time taken
+
+    @property
+    def rate_per_s(self) -> float:
+        """The whole run's current rate (this process sends ``rate_per_s / processes``)."""
+        return self._schedule.rate_per_s
+
+    def start(self, now_s: float) -> None:
+        self.origin_s = now_s
+        self._segments = [(0.0, self._schedule)]
+
+    def take(self) -> float:
+        """The next intended send time (absolute, on the clock of ``start``)."""
+        offset = self._segment_start_s + self._schedule.next_send_s()
+        self._last_taken_s = offset
+        self.taken += 1
+        return (self.origin_s or 0.0) + offset
+
+    def sent_one(self) -> None:
+        self.sent += 1
+
+    def set_rate(self, rate_per_s: float, now_s: float) -> None:
+        """From ``now_s`` on (or after the last send already taken), send at ``rate_per_s``."""
+        if rate_per_s == self._schedule.rate_per_s or self.origin_s is None:
+            return
+        start = max(now_s - self.origin_s, self._last_taken_s)
+        self._schedule = self._new_schedule(rate_per_s, stream=len(self._segments))
+        self._segment_start_s = start
+        self._segments.append((start, self._schedule))
+
+    def stop(self, now_s: float) -> None:
+        if self.stopped_s is None:
+            self.stopped_s = now_s
+
+    def due(self, now_s: float) -> int:
+        """How many sends the schedule held before ``now_s`` (counted from fresh copies of the streams)."""
+        if self.origin_s is None:
+            return 0
+        until = now_s - self.origin_s
+        bounds = [start for start, _ in self._segments[1:]] + [math.inf]
+        total = 0
+        for (start, schedule), end in zip(self._segments, bounds, strict=True):
+            if until <= start:
+                break
+            total += len(schedule.send_times(min(until, end) - start))
+        return total
+
+    @property
+    def not_sent(self) -> int:
+        """Scheduled before the stop, never sent (0 until ``stop``)."""
+        if self.stopped_s is None:
+            return 0
+        return max(0, self.due(self.stopped_s) - self.sent)
+
+    def _new_schedule(self, rate_per_s: float, stream: int = 0) -> ArrivalSchedule:
+        return ArrivalSchedule(
+            rate_per_s, self.distribution, self.seed, self.process_index, self.processes, stream=stream
+        )
 
 
 def _is_integer(value: object) -> bool:

@@ -1,11 +1,12 @@
 """``bench selfbench``'s ``report read`` line: ``bench report`` on a large synthetic ``requests.csv``.
 
 A requests.csv byte for byte as ``CsvRecordWriter`` writes it (tensor, multi-model and stream rows from
-four workers, about 1% errors, 32-hex-digit inference ids; checked against the writer on its first
-rows) and a run.json with a 60 s warm-up cut; ``bench report`` runs in a process of its own, whose peak
-resident memory (``VmHWM``) is the report's; wall and CPU seconds, rows/s and that peak against the
+four workers, about 1% errors, 32-hex-digit inference ids, a closed-loop run's schedule lag of 0 and
+effective latency equal to the latency; checked against the writer on its first rows) and a run.json
+with a 60 s warm-up cut; ``bench report`` runs in a process of its own, whose peak resident memory
+(``VmHWM``) is the report's; wall and CPU seconds, rows/s and that peak against the
 targets (10 million rows, a one-hour soak at about 3,000 requests/s, in at most 30 s and 1,500 MB), in
-``report-read.csv`` beside ``selfbench.csv``. The scratch directory (about 2.2 GB for 10 million rows)
+``report-read.csv`` beside ``selfbench.csv``. The scratch directory (about 2.4 GB for 10 million rows)
 is deleted afterwards.
 """
 
@@ -34,7 +35,7 @@ REPORT_ROWS, REPORT_ROWS_QUICK = 10_000_000, 200_000
 REPORT_TARGET_S = 30.0  # for REPORT_ROWS rows (a one-hour soak at about 3,000 requests/s)
 REPORT_TARGET_MB = 1_500.0  # peak resident memory of the process running the report
 REPORT_CHUNK_ROWS = 500_000
-REPORT_BYTES_PER_ROW = 260  # a generous bound of a synthetic row's length (about 215 bytes on average)
+REPORT_BYTES_PER_ROW = 280  # a generous bound of a synthetic row's length (about 234 bytes on average)
 REPORT_WARMUP_S = 60.0  # the synthetic run's warm-up (run.json's measured_from_s), left out as a run's is
 
 
@@ -314,6 +315,8 @@ def synthetic_lines(chunk: dict[str, Any]) -> bytes:
         fixed(chunk["itl_max_us"], 3),
         integer(chunk["request_bytes"]),
         integer(chunk["response_bytes"]),
+        pa.repeat(pa.scalar("0.000", pa.string()), len(chunk["users"])),  # schedule_lag_ms: closed loop
+        fixed(chunk["latency_us"], 3),  # effective_latency_ms: the latency, in closed loop
     ]
     lines = pc.binary_join_element_wise(pc.binary_join_element_wise(*cells, ","), "\n", "")
     offsets, data = lines.buffers()[1:3]

@@ -14,13 +14,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import gevent
 from gevent import GreenletExit
 from locust import User, task
 from locust.env import Environment
 from locust.exception import StopUser
+from locust.user.task import LOCUST_STATE_RUNNING, LOCUST_STATE_WAITING
 
 from bench.config import RunConfig, StreamSpec
 from bench.errors import ConfigError, DecodeError, EndpointError, ModelError, Unfinished
+from bench.pacer import Pacer
 from bench.payload.llm import LLM_CONTENT_TYPE
 from bench.payload.streams import InBandError, StreamParser
 from bench.payload.triton import EncodedRequest, ResponseCheck
@@ -40,6 +43,7 @@ class TensorWorkload:
     transport: Transport
     check: ResponseCheck = field(init=False)  # decodes and checks responses (``--output`` specs)
     draining: bool = False  # the run is stopping: start no new request (those in flight finish)
+    pacer: Pacer | None = None  # the open loop's send times (``--arrival-rate``); None: closed loop
 
     def __post_init__(self) -> None:
         self.check = ResponseCheck(self.config.payload.outputs)
@@ -53,6 +57,7 @@ class StreamWorkload:
     bodies: tuple[bytes, ...]
     transport: StreamTransport
     draining: bool = False  # the run is stopping: start no new request (those in flight finish)
+    pacer: Pacer | None = None  # the open loop's send times (``--arrival-rate``); None: closed loop
 
 
 def new_inference_id() -> str:
@@ -66,6 +71,29 @@ def new_inference_id() -> str:
 def attach_workload(environment: Environment, workload: TensorWorkload | StreamWorkload | None) -> None:
     name = _STREAM_WORKLOAD_ATTRIBUTE if isinstance(workload, StreamWorkload) else _WORKLOAD_ATTRIBUTE
     setattr(environment, name, workload)
+
+
+def await_send_time(user: User, workload: TensorWorkload | StreamWorkload) -> float:
+    """Open loop: take the next intended send time from the process's pacer and wait for it; the
+    schedule lag in ms once it is time (0 when on time; late when no user was free at the time).
+
+    The wait is a Locust *waiting* state: a run that stops kills a user waiting for its send time at
+    once (no request, no row), while a user with a request in flight drains. Closed loop: 0 at once.
+    """
+    pacer = workload.pacer
+    if pacer is None:
+        return 0.0
+    intended = pacer.take()
+    ahead = intended - time.perf_counter()
+    if ahead > 0:
+        user._state = LOCUST_STATE_WAITING
+        gevent.sleep(ahead)
+        if user._state == LOCUST_STATE_WAITING:
+            user._state = LOCUST_STATE_RUNNING
+    if workload.draining:
+        raise StopUser()
+    pacer.sent_one()
+    return max(0.0, (time.perf_counter() - intended) * 1000.0)
 
 
 def workload_of(environment: Environment) -> TensorWorkload:
@@ -118,6 +146,8 @@ class SageMakerTritonUser(User):
             "inference_id": inference_id,
             "request_bytes": len(request.body),
         }
+        if workload.pacer is not None:
+            context["schedule_lag_ms"] = await_send_time(self, workload)
         exception: EndpointError | None = None
         response = None
         start_time = time.time()
@@ -200,6 +230,8 @@ class SageMakerStreamingUser(User):
             "inference_id": inference_id,
             "request_bytes": len(body),
         }
+        if workload.pacer is not None:
+            context["schedule_lag_ms"] = await_send_time(self, workload)
         measure = _StreamMeasure(workload.spec.stream_format)
         exception: EndpointError | None = None
         start_time = time.time()

@@ -2,10 +2,13 @@
 
 The grammar and ``GateSpec`` live in ``bench.gatespec`` (parsed once, with the configuration).
 
-Values: ``latency`` is over successful requests; ``ttfp``/``ttft``/``itl`` (per-stream mean gap) over
-every record that measured them; ``rps`` and ``tokens_per_s`` divide by the measured window (first
-start to last completion of the run, after the warm-up); ``error_rate`` is errors / requests. A gate
-whose scope has no values fails with a reason instead of passing silently.
+Values: ``latency`` and ``effective_latency`` are over successful requests; ``ttfp``/``ttft``/``itl``
+(per-stream mean gap) over every record that measured them; ``schedule_lag`` over every request;
+``rps`` and ``tokens_per_s`` divide by the measured window (first start to last completion of the
+run, after the warm-up); ``error_rate`` is errors / requests; ``late`` counts the requests sent more
+than 1 ms after their intended time (any status) and ``late_rate`` is late / requests
+(``bench.analysis.openloop``). A gate whose scope has no values fails with a reason instead of passing
+silently.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from bench.analysis.openloop import is_late
 from bench.analysis.records import measured
 from bench.analysis.summary import window_s
 from bench.gatespec import (
@@ -80,7 +84,7 @@ def _observe(scoped: pd.DataFrame, gate: GateSpec, window: float) -> tuple[float
     where = _scope_text(gate)
     if gate.metric in SAMPLE_METRICS:
         column = scoped[SAMPLE_METRICS[gate.metric]]  # one column, not the scoped frame, is filtered
-        if gate.metric == "latency":
+        if gate.metric in ("latency", "effective_latency"):
             column = column[scoped["status"] == "ok"]
         values = column.dropna().to_numpy(dtype=float)
         if values.size == 0:
@@ -94,10 +98,13 @@ def _observe(scoped: pd.DataFrame, gate: GateSpec, window: float) -> tuple[float
         return float(errors), ""
     if gate.metric == "unfinished":  # in flight when the run's drain ended (status unfinished)
         return float((scoped["status"] == "unfinished").sum()), ""
+    late = _late(scoped) if gate.metric in ("late", "late_rate") else 0
+    if gate.metric == "late":
+        return float(late), ""
     if count == 0:
         return None, f"no requests {where}, so {gate.metric} is undefined and the gate cannot pass"
-    if gate.metric == "error_rate":
-        return errors / count, ""
+    if gate.metric in ("error_rate", "late_rate"):
+        return (errors if gate.metric == "error_rate" else late) / count, ""
     if window <= 0:
         return None, f"the measured window is empty, so {gate.metric} is undefined"
     if gate.metric == "rps":
@@ -106,6 +113,11 @@ def _observe(scoped: pd.DataFrame, gate: GateSpec, window: float) -> tuple[float
     if tokens.empty:
         return None, f"no token counts {where} (no streams?), so tokens_per_s cannot pass"
     return float(tokens.sum()) / window, ""
+
+
+def _late(scoped: pd.DataFrame) -> int:
+    """The requests sent more than 1 ms after their intended time (``openloop.is_late``)."""
+    return int(is_late(scoped["schedule_lag_ms"].to_numpy(dtype=np.float64)).sum())
 
 
 def _statistic(values: np.ndarray, stat: str) -> float:

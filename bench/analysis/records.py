@@ -8,7 +8,10 @@ read:
 - text columns are pandas ``category`` (categories sorted, so sorting and grouping are lexical); an
   empty cell is the empty string ``""``, never NaN or None, so grouping by ``variant`` keeps every row;
 - ``inference_id`` (one distinct value per request) is read only when asked for, as plain strings;
-- ``end_s`` (``timestamp_s + latency_ms / 1000``, the completion time) is always added.
+- ``end_s`` (``timestamp_s + latency_ms / 1000``, the completion time) is always added;
+- a file written before the open-loop mode lacks ``schedule_lag_ms`` and ``effective_latency_ms``
+  (``DERIVED_COLUMNS``; every other column must be there): they read as a closed-loop run's, a lag of
+  0 and an effective latency equal to ``latency_ms``, so ``bench report`` works on older runs.
 
 ``load_records`` reads a whole file, ``read_records_range`` the rows between two byte offsets (the CSV
 writer's offsets: the live glue's tail reads), ``records_frame`` in-memory records (formatted by
@@ -19,7 +22,7 @@ harness writes none: names, variants and error classes are single-line).
 
 Memory: the parsed blocks go straight into arrays allocated once for all the rows (one count of the
 newlines first), so reading takes the frame's own size plus a block: 10 million rows of
-``REPORT_COLUMNS`` are about 0.7 GB of float64 and one byte per text cell.
+``REPORT_COLUMNS`` are about 0.9 GB of float64 and one byte per text cell.
 """
 
 from __future__ import annotations
@@ -57,7 +60,11 @@ REPORT_COLUMNS = (
     "ttft_ms",
     "tokens",
     "itl_mean_ms",
+    "schedule_lag_ms",
+    "effective_latency_ms",
 )
+# Columns added after the first release (the open-loop mode): derived when a file lacks them.
+DERIVED_COLUMNS = ("schedule_lag_ms", "effective_latency_ms")
 END_COLUMNS = ("timestamp_s", "latency_ms")  # what ``end_s`` is derived from: always read
 _BLOCK_BYTES = 1 << 20  # the CSV reader's unit of work (larger blocks only raise the peak memory)
 _HEADER_MAX_BYTES = 1 << 16
@@ -165,7 +172,7 @@ def _header(path: Path) -> tuple[list[str], int]:
     except OSError as exc:
         raise ValueError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     names = next(csv.reader([line.decode("utf-8", errors="replace").rstrip("\r\n")]), [])
-    missing = [c for c in COLUMNS if c not in names]
+    missing = [c for c in COLUMNS if c not in names and c not in DERIVED_COLUMNS]
     if missing:
         raise ValueError(f"{path} lacks columns {missing}; is it a requests.csv of this harness?")
     return names, len(line)
@@ -258,11 +265,12 @@ def _parse(
     own plus one block, never a whole Arrow table beside the frame.
     """
     wanted = _wanted(columns)
-    filled = _Filled(wanted, lines)
+    filled = _Filled(wanted, lines, absent=[c for c in wanted if c not in names])
+    present = [c for c in wanted if c in names]
     if lines:
         convert = pacsv.ConvertOptions(
-            column_types={c: _arrow_type(c) for c in wanted},
-            include_columns=list(wanted),
+            column_types={c: _arrow_type(c) for c in present},
+            include_columns=present,
             null_values=[""],  # numbers only: text is never null (strings_can_be_null)
             strings_can_be_null=False,
             quoted_strings_can_be_null=False,
@@ -282,10 +290,13 @@ class _Filled:
     """Typed columns filled a record batch at a time: float64 arrays, category codes into per-column
     tables of values (each block of the CSV reader has its own dictionary), Arrow chunks of ids."""
 
-    def __init__(self, columns: Sequence[str], capacity: int) -> None:
+    def __init__(self, columns: Sequence[str], capacity: int, *, absent: Sequence[str] = ()) -> None:
         self.columns = tuple(columns)
         self.rows = 0
-        self._numbers = {c: np.empty(capacity, np.float64) for c in columns if c in NUMERIC_COLUMNS}
+        self._absent = tuple(absent)  # DERIVED_COLUMNS the file lacks: derived in ``frame``
+        self._numbers = {
+            c: np.empty(capacity, np.float64) for c in columns if c in NUMERIC_COLUMNS and c not in absent
+        }
         self._codes: dict[str, npt.NDArray[np.signedinteger[Any]]] = {
             c: np.empty(capacity, np.int8) for c in columns if _arrow_type(c) == _CATEGORY
         }
@@ -323,12 +334,18 @@ class _Filled:
         """The frame (columns in file order, then ``end_s``), each column its own array: no copies."""
         data: dict[str, Any] = {}
         for name in self.columns:
-            if name in self._numbers:
+            if name in self._absent:
+                data[name] = None  # its place in the column order; derived below
+            elif name in self._numbers:
                 data[name] = self._numbers.pop(name)[: self.rows]
             elif name in self._codes:
                 data[name] = self._categorical(self._codes.pop(name)[: self.rows], self._values.pop(name))
             else:
                 data[name] = pa.chunked_array(self._chunks.pop(name), pa.string()).to_pandas().array
+        if "schedule_lag_ms" in self._absent:  # an older file: a closed-loop run's values
+            data["schedule_lag_ms"] = np.zeros(self.rows, np.float64)
+        if "effective_latency_ms" in self._absent:
+            data["effective_latency_ms"] = data["latency_ms"].copy()
         data["end_s"] = data["timestamp_s"] + data["latency_ms"] / 1000.0
         return pd.DataFrame(data, copy=False)
 

@@ -6,9 +6,18 @@ parts; ``tokens_per_s`` is the row's tokens over the measured window; ``output_t
 over successful streams' own generation rates (``output_tokens_per_s``).
 
 ``unfinished`` counts the requests still in flight when the run's drain ended (``status=unfinished``):
-in ``count``, not in ``errors``. Latency percentiles are over successful requests (a fast error must not flatter latency); counts,
-error rate and throughput are over all requests. ``rps`` of every row divides by the same measured
-window (first start to last completion), so the rows add up to the ALL row.
+in ``count``, not in ``errors``. Latency percentiles are over successful requests (a fast error must
+not flatter latency); counts, error rate and throughput are over all requests. ``rps`` of every row
+divides by the same measured window (first start to last completion), so the rows add up to the ALL
+row.
+
+Open loop (``bench.analysis.openloop`` defines the terms): ``effective_latency_*`` (end minus intended
+send: what a client arriving on schedule waited) are over successful requests, as the latency
+percentiles; ``schedule_lag_p99_ms``, ``late`` (sent more than 1 ms after the intended time) and
+``late_rate`` (late / count) over all requests. ``target_rps`` is the run's target arrival rate, on
+the ALL row only (empty for a closed-loop or a rate-stepped run); ``achieved_rps`` is the achieved
+send rate over the measured window, each other row its share (empty in closed loop). A closed-loop
+run has an effective latency equal to its latency, no lag and nothing late.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from bench.analysis.openloop import ArrivalOutcome, achieved_rate_per_s, is_late
+
 SUMMARY_COLUMNS = (
     "request_type",
     "name",
@@ -30,7 +41,12 @@ SUMMARY_COLUMNS = (
     "errors",
     "unfinished",
     "error_rate",
+    "late",
+    "late_rate",
+    "schedule_lag_p99_ms",
     "rps",
+    "target_rps",
+    "achieved_rps",
     "latency_mean_ms",
     "latency_p50_ms",
     "latency_p90_ms",
@@ -38,6 +54,9 @@ SUMMARY_COLUMNS = (
     "latency_p99_ms",
     "latency_p999_ms",
     "latency_max_ms",
+    "effective_latency_p50_ms",
+    "effective_latency_p95_ms",
+    "effective_latency_p99_ms",
     "ttfp_p50_ms",
     "ttfp_p95_ms",
     "ttfp_p99_ms",
@@ -93,32 +112,65 @@ class _Values:
     ok: Bools
     error: Bools
     streams: Bools  # successful, with two tokens or more: those with a generation rate
+    late: Bools  # sent more than LATE_LAG_MS after the intended time
     latency_ms: Floats
     ttfp_ms: Floats
     ttft_ms: Floats
     itl_mean_ms: Floats
     tokens: Floats
+    schedule_lag_ms: Floats
+    effective_latency_ms: Floats
 
     @classmethod
     def of(cls, frame: pd.DataFrame) -> _Values:
         status = frame["status"]
         ok = (status == "ok").to_numpy(dtype=bool)
-        numbers = [
+        latency, ttfp, ttft, itl, tokens, lag, effective = (
             frame[c].to_numpy(dtype=np.float64)
-            for c in ("latency_ms", "ttfp_ms", "ttft_ms", "itl_mean_ms", "tokens")
-        ]
-        return cls(ok, (status == "error").to_numpy(dtype=bool), ok & (numbers[-1] > 1), *numbers)
+            for c in (
+                "latency_ms",
+                "ttfp_ms",
+                "ttft_ms",
+                "itl_mean_ms",
+                "tokens",
+                "schedule_lag_ms",
+                "effective_latency_ms",
+            )
+        )
+        error = (status == "error").to_numpy(dtype=bool)
+        return cls(
+            ok, error, ok & (tokens > 1), is_late(lag), latency, ttfp, ttft, itl, tokens, lag, effective
+        )
 
 
-def summarize(frame: pd.DataFrame) -> pd.DataFrame:
-    """One row per (request_type, name, variant) plus an ALL row, columns ``SUMMARY_COLUMNS``."""
-    window = window_s(frame)
+@dataclass(frozen=True)
+class _RunFigures:
+    """The run-wide figures every row divides by or takes a share of."""
+
+    window_s: float  # first start to last completion
+    count: int  # requests in the measured window
+    achieved_rps: float  # the ALL row's achieved send rate; NaN in closed loop
+    target_rps: float  # the run's target arrival rate; NaN in closed loop and for a --rates run
+
+
+def summarize(frame: pd.DataFrame, arrival: ArrivalOutcome | None = None) -> pd.DataFrame:
+    """One row per (request_type, name, variant) plus an ALL row, columns ``SUMMARY_COLUMNS``.
+
+    ``arrival``: an open-loop run's (``run.json``'s ``"arrival"``); None for a closed-loop run, whose
+    ``target_rps`` and ``achieved_rps`` are empty."""
+    open_loop = arrival is not None
+    figures = _RunFigures(
+        window_s(frame),
+        len(frame),
+        achieved_rate_per_s(frame["timestamp_s"].to_numpy(dtype=np.float64)) if open_loop else math.nan,
+        math.nan if arrival is None or arrival.rate_per_s is None else arrival.rate_per_s,
+    )
     values = _Values.of(frame)
     rows = [
-        _summary_row(values, positions, request_type, name, variant, window)
+        _summary_row(values, positions, request_type, name, variant, figures)
         for (request_type, name, variant), positions in groups(frame, KEY_COLUMNS)
     ]
-    rows.append(_summary_row(values, None, "ALL", "ALL", "", window))
+    rows.append(_summary_row(values, None, "ALL", "ALL", "", figures))
     return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
 
@@ -172,12 +224,14 @@ def _codes(column: pd.Series) -> tuple[npt.NDArray[np.integer[Any]], list[str]]:
 
 
 def _summary_row(
-    values: _Values, rows: Rows, request_type: str, name: str, variant: str, window: float
+    values: _Values, rows: Rows, request_type: str, name: str, variant: str, figures: _RunFigures
 ) -> dict[str, object]:
     """One row of the summary; each column's values are taken, used and dropped in turn (for the ALL
     row of a large run, a copy of one column at a time)."""
     count = len(values.ok) if rows is None else len(rows)
     errors = int((values.error if rows is None else values.error[rows]).sum())
+    late = int((values.late if rows is None else values.late[rows]).sum())
+    window = figures.window_s
     row: dict[str, object] = {
         "request_type": request_type,
         "name": name,
@@ -186,13 +240,21 @@ def _summary_row(
         "errors": errors,
         "unfinished": count - errors - int((values.ok if rows is None else values.ok[rows]).sum()),
         "error_rate": errors / count if count else float("nan"),
+        "late": late,
+        "late_rate": late / count if count else float("nan"),
         "rps": count / window if window > 0 else float("nan"),
+        "target_rps": figures.target_rps if rows is None else float("nan"),
+        "achieved_rps": figures.achieved_rps * count / figures.count if figures.count else float("nan"),
     }
+    row["schedule_lag_p99_ms"] = _quantiles(_select(values.schedule_lag_ms, rows), (99,))[0]
     latency = _select(values.latency_ms, rows, values.ok)
     row["latency_mean_ms"] = float(latency.mean()) if latency.size else float("nan")
     row["latency_max_ms"] = float(latency.max()) if latency.size else float("nan")
     row.update(_percentiles(latency, "latency", (50, 90, 95, 99, 99.9)))
     del latency
+    effective = _select(values.effective_latency_ms, rows, values.ok)
+    row.update(_percentiles(effective, "effective_latency", (50, 95, 99)))
+    del effective
     row.update(_percentiles(_select(values.ttfp_ms, rows), "ttfp", (50, 95, 99)))
     row.update(_percentiles(_select(values.ttft_ms, rows), "ttft", (50, 95, 99)))
     row.update(_percentiles(_select(values.itl_mean_ms, rows), "itl", (50, 99)))

@@ -42,9 +42,10 @@ def record_from_event(
         else:
             error_type, error_stage = type(exception).__name__, "request"
     get = ctx.get
+    lag_ms = get("schedule_lag_ms") or 0.0  # open loop: the pacer's lateness; closed loop: 0
     return RequestRecord(  # positional, in field order (cheaper than keywords: this runs per request)
         started,  # timestamp_s
-        get("intended_start_s", started),
+        started - lag_ms / 1000.0 if lag_ms else started,  # intended_start_s
         worker,
         get("user_class", ""),
         request_type,
@@ -68,6 +69,8 @@ def record_from_event(
         get("itl_max_ms"),
         get("request_bytes"),
         response_length,  # response_bytes
+        lag_ms,
+        latency_ms + lag_ms,  # effective_latency_ms
     )
 
 

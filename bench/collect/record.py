@@ -29,6 +29,9 @@ tokens                        tokens received (streams)
 itl_mean_ms, itl_max_ms       mean and max gap between parts (streams)
 request_bytes                 request body size
 response_bytes                response body size (bytes received, also for errors where known)
+schedule_lag_ms               actual send minus intended send (open loop, ``--arrival-rate``; 0 in closed loop)
+effective_latency_ms          end minus intended send: latency_ms + schedule_lag_ms (coordinated-omission
+                              corrected; equal to latency_ms in closed loop)
 ============================  ==========================================================================
 """
 
@@ -65,6 +68,8 @@ COLUMNS = (
     "itl_max_ms",
     "request_bytes",
     "response_bytes",
+    "schedule_lag_ms",
+    "effective_latency_ms",
 )
 
 
@@ -111,6 +116,8 @@ class RequestRecord:
     itl_max_ms: float | None = None
     request_bytes: int | None = None
     response_bytes: int | None = None
+    schedule_lag_ms: float = 0.0
+    effective_latency_ms: float | None = None  # None: equal to latency_ms (written so)
 
     def values(self) -> tuple[Any, ...]:
         """The fields as plain values in ``COLUMNS`` order (what a worker ships: msgpack keeps the types)."""
@@ -144,6 +151,8 @@ class RequestRecord:
             "" if self.itl_max_ms is None else f"{self.itl_max_ms:.3f}",
             "" if self.request_bytes is None else str(self.request_bytes),
             "" if self.response_bytes is None else str(self.response_bytes),
+            f"{self.schedule_lag_ms:.3f}",
+            f"{self.latency_ms if self.effective_latency_ms is None else self.effective_latency_ms:.3f}",
         ]
 
 

@@ -12,6 +12,8 @@ set-up     ``setup``                                   options, validation befor
 workload   ``workload``                                encoded bodies and one transport per process
 run        ``run``                                     the per-test ``Run``: run dir, clock, warm-up
                                                        cut, collector, live statistics, flush timer
+arrivals   ``arrivals``                                the open loop's pacer per process, its share
+                                                       of the rate, rate steps, sends not made
 steps      ``steps``                                   stepped capacity load, a line per step
 master     ``master``                                  workers' records into the one CSV, lost workers
 worker     ``worker``                                  ship records and health to the master
@@ -35,12 +37,14 @@ from locust.runners import Runner
 
 from bench.errors import ConfigError
 from bench.plugin.abort import AbortPart
+from bench.plugin.arrivals import ARRIVAL_REPORT, ArrivalsPart
 from bench.plugin.finish import FinishPart, Hook
 from bench.plugin.master import MasterPart
 from bench.plugin.run import Run, RunPart
 from bench.plugin.session import Session
 from bench.plugin.setup import SetupPart, add_harness_options
 from bench.plugin.steps import StepsPart
+from bench.plugin.timers import ensure_precise_timers
 from bench.plugin.webui import WebUIPart
 from bench.plugin.worker import WorkerPart
 from bench.plugin.workload import WorkloadPart
@@ -54,6 +58,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
+    ensure_precise_timers()  # the open loop: may start this process again, before anything has run
     locust.events.init_command_line_parser.add_listener(add_harness_options)
     locust.events.init.add_listener(_on_init)
 
@@ -82,15 +87,18 @@ def register_parts(environment: Environment, runner: Runner) -> Session:
     if not session.is_worker:  # before any part's test_start: the previous run finishes first
         environment.events.test_start.add_listener(lambda **_: session.await_previous_run())
     workload.register(environment)
+    arrivals = ArrivalsPart(session, workload)
     if session.is_worker:
-        WorkerPart(session).register(environment)
+        WorkerPart(session, final_extras=lambda: {ARRIVAL_REPORT: arrivals.counts()}).register(environment)
+        arrivals.register(environment)  # after the workload part: it paces the workloads built at test start
         return session
     run_part = RunPart(session)
     run_part.register(environment)
+    arrivals.register(environment)  # after the run part: the run's arrival entry
     before_close: list[Hook] = []
     after_close: list[Hook] = []
     if session.is_master:
-        master = MasterPart(session, run_part)
+        master = MasterPart(session, run_part, extras_listeners=[arrivals.worker_report])
         master.register(environment)
         before_close.append(master.wait_for_workers)
         after_close.append(master.files_closed)

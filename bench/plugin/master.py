@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import gevent
@@ -29,10 +30,17 @@ logger = logging.getLogger("bench")
 ROSTER_INTERVAL_S = 1.0
 
 
+ExtrasListener = Callable[[str, dict[str, Any]], None]
+
+
 class MasterPart:
-    def __init__(self, session: Session, run_part: RunPart) -> None:
+    def __init__(
+        self, session: Session, run_part: RunPart, extras_listeners: Sequence[ExtrasListener] = ()
+    ) -> None:
+        """``extras_listeners`` see every worker batch's extras (the arrivals part: the last one's counts)."""
         self.session = session
         self._run_part = run_part
+        self._extras_listeners = tuple(extras_listeners)
         self.receiver = RecordReceiver(adopt=self._adopt)
         self._roster = WorkerRoster(self.receiver)
         self._watch: gevent.Greenlet | None = None
@@ -54,12 +62,16 @@ class MasterPart:
         if run is None or run.ended:  # the run part refused the options: no run
             return
         self.receiver.begin(run.collector)
-        self.receiver.on_extras = lambda node_id, data: (
-            run.live.merge(data["live"]) if data.get("live") else None
-        )
+        self.receiver.on_extras = lambda node_id, data: self._on_extras(run, node_id, data)
         self._roster = WorkerRoster(self.receiver)
         run.lost_workers = self._roster.lost
         self._watch = gevent.spawn(self._watch_workers, run)
+
+    def _on_extras(self, run: Run, node_id: str, data: dict[str, Any]) -> None:
+        if data.get("live"):
+            run.live.merge(data["live"])
+        for listener in self._extras_listeners:
+            listener(node_id, data)
 
     def on_records(self, environment: Environment, msg: Any, **_: Any) -> None:
         self.receiver.receive(str(msg.node_id), msg.data or {})

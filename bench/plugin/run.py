@@ -50,6 +50,7 @@ class Run:
     final_gates: tuple[GateResult, ...] = ()
     health_report: HealthReport | None = None
     processes: int = 1  # load processes whose health was judged
+    arrival: dict[str, Any] | None = None  # open loop: run.json's "arrival" (bench.plugin.arrivals)
     ended_s: float | None = None  # set when the files are closed and the reports written
     passed: bool | None = None  # the verdict for the exit code (None: nothing decides it)
     closing: list[str] = field(default_factory=list)  # printed after Locust's own tables
@@ -161,5 +162,6 @@ class RunPart:
                 sha=self._sha,
                 python=platform.python_version(),
                 platform=platform.platform(),
+                arrival=run.arrival,
             ),
         )

@@ -9,6 +9,7 @@ between runs. The run's phase is explicit: ``run`` is None until the first test 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,9 @@ class Session:
     emulator: EmulatorProcess | None = None
     shape: StepLoadShape | None = None
     run: Run | None = None
+    # A rate-stepped run's new rate (requests per second, the whole run's) from now on: set by the
+    # arrivals part (local: the pacer; master: to every worker), called by the steps part.
+    on_rate: Callable[[float], None] = lambda rate_per_s: None
     _config: RunConfig | None = field(default=None, repr=False)
     _values: dict[str, Any] | None = field(default=None, repr=False)
     _refused: dict[str, Any] | None = field(default=None, repr=False)  # values last refused at a test start
@@ -109,6 +113,6 @@ class Session:
             int(getattr(options, "num_users", 0) or 0), int(getattr(self.runner, "target_user_count", 0) or 0)
         )
         config = self._config
-        if config is not None and config.capacity is not None:
+        if config is not None and config.capacity is not None and config.capacity.steps:
             users = max(users, *config.capacity.steps)
         return users

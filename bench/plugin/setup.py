@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.config import RunConfig
+from bench.config import DEFAULT_ARRIVAL_USERS, RunConfig
 from bench.emulatorcheck import check_emulator_targets
 from bench.errors import ConfigError
 from bench.options import add_options, needs_emulator, run_config_from_options
@@ -64,11 +64,36 @@ class SetupPart:
                 f"targeting {config.endpoint.name}",
                 flush=True,
             )
+        self._open_loop_users(config)
         self._steps.install()
         session.environment.stop_timeout = config.drain_s  # Locust waits that long for tasks in flight
         if not session.is_master:  # opening the transports checks region and credentials before any load
             self._workload.build()
         check_report_dir(config)  # the last check: a refused run leaves no directory behind
+
+    def _open_loop_users(self, config: RunConfig) -> None:
+        """Open loop: -u is the users available to send (the most requests in flight; 100 when not
+        given), all started at once: the load is the arrival rate, not how fast users start."""
+        arrival = config.arrival
+        if arrival is None:
+            return
+        options = self.session.environment.parsed_options
+        if getattr(options, "num_users", None) is None:
+            options.num_users = DEFAULT_ARRIVAL_USERS
+        users = int(options.num_users)
+        options.spawn_rate = max(float(getattr(options, "spawn_rate", 1) or 1), float(users))
+        capacity = config.capacity
+        rate = (
+            f"arrival rates {', '.join(f'{r:g}' for r in capacity.rates)} req/s by step"
+            + (" (auto: doubling, then bisecting)" if capacity.auto else "")
+            if capacity is not None and capacity.by_rate
+            else f"{arrival.rate_per_s:g} req/s"
+        )
+        print(
+            f"bench: open loop: {rate}, {arrival.distribution} arrivals (seed {arrival.seed}); "
+            f"{users} users available to send (-u: the most requests in flight), started at once",
+            flush=True,
+        )
 
     def _users_with_endpoints(self, values: dict[str, Any]) -> None:
         """Run a user class only when its endpoint is configured (or the emulator is the target):

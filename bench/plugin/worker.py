@@ -8,6 +8,7 @@ verdict when the run stops. The worker writes no files.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -23,8 +24,10 @@ from bench.plugin.session import Session
 
 
 class WorkerPart:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, final_extras: Callable[[], dict[str, Any]] = dict) -> None:
+        """``final_extras``: what else the last batch carries (the arrivals part's counts)."""
         self.session = session
+        self._final_extras = final_extras
         self._shipping: tuple[RequestCollector, RecordShipper, HealthMonitor] | None = None
 
     def register(self, environment: Environment) -> None:
@@ -66,4 +69,4 @@ class WorkerPart:
         collector, shipper, health = self._shipping
         self._shipping = None
         self.session.environment.events.request.remove_listener(collector.on_request)
-        shipper.stop(extra={"health": asdict(health.stop())})
+        shipper.stop(extra={"health": asdict(health.stop()), **self._final_extras()})

@@ -89,11 +89,13 @@ def run_info(
     sha: str | None,
     python: str,
     platform: str,
+    arrival: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The content of ``run.json``: what the run was and, once it ended, how it went.
 
     ``measured_from_s`` is the run's one warm-up cut (wall clock): the live tab, the gates, ``--gate-abort``
-    and the reports all leave out what started before it.
+    and the reports all leave out what started before it. ``arrival`` (open loop): the target rate
+    (None for a rate-stepped run), the arrival process, its seed, and the sends made and not made.
     """
     return {
         "run_dir": str(run_dir),
@@ -106,6 +108,7 @@ def run_info(
         "valid": health.get("valid") if health is not None else None,
         "lost_workers": lost_workers,
         "health": health,
+        "arrival": arrival,
         "command_line": command_line,
         "config": config_dict(config),
         "emulator": {"url": emulator_url} if config.endpoint.emulated else None,

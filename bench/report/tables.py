@@ -12,11 +12,12 @@ import pandas as pd
 from bench.analysis import error_table, load_records, summarize, timeseries
 from bench.analysis.capacity import CapacityReport, PlanningInputs, capacity_report
 from bench.analysis.gates import GateResult, evaluate_gates
+from bench.analysis.openloop import ArrivalOutcome, MeasuredLoad, from_run_info
 from bench.analysis.records import REPORT_COLUMNS, take_measured
 from bench.gatespec import GateSpec
 from bench.report.capacityfiles import write_capacity_files
 from bench.report.gatefiles import format_number, write_gate_files
-from bench.report.rundir import read_measured_from
+from bench.report.rundir import read_measured_from, read_run_json
 
 REQUESTS_CSV = "requests.csv"
 ERROR_SAMPLES_JSON = "error_samples.json"
@@ -32,6 +33,8 @@ class RunTables:
     gates: tuple[GateResult, ...] = ()
     capacity: CapacityReport | None = None
     report_html: Path | None = None
+    arrival: ArrivalOutcome | None = None  # an open-loop run's schedule and sends; None: closed loop
+    load: MeasuredLoad | None = None  # the measured window's users and mean latency (Little's law)
 
     @property
     def gates_passed(self) -> bool:
@@ -55,6 +58,7 @@ def write_tables(
     step_summary: Path | None = None,
     planning: PlanningInputs | None = None,
     endpoint: str = "",
+    arrival: ArrivalOutcome | None = None,
 ) -> RunTables:
     """Write summary.csv, errors.csv, timeseries.csv and, with gates, gates.json, junit.xml and summary.md.
 
@@ -67,9 +71,14 @@ def write_tables(
     The timeseries and the capacity steps are of every record. Only the columns the reports read are
     loaded (``REPORT_COLUMNS``; ``step`` only for capacity), and the window replaces the records in
     memory rather than joining them: 10 million rows take about 1 GB.
+
+    ``arrival`` (an open-loop run's ``target_rps`` and ``achieved_rps``): by default ``run.json``'s
+    ``"arrival"`` object, so that ``bench report`` later writes the same summary; none: closed loop.
     """
     if measured_from_s is None:
         measured_from_s = read_measured_from(run_dir)
+    if arrival is None:
+        arrival = from_run_info(read_run_json(run_dir))
     columns = REPORT_COLUMNS if planning is not None else tuple(c for c in REPORT_COLUMNS if c != "step")
     records = load_records(run_dir / REQUESTS_CSV, columns)
     total = len(records)
@@ -81,13 +90,15 @@ def write_tables(
     del records
     results = tuple(evaluate_gates(window, gates)) if gates else ()
     tables = RunTables(
-        summary=summarize(window),
+        summary=summarize(window, arrival),
         errors=error_table(window, read_error_samples(run_dir)),
         timeseries=series,
         records=total,
         measured_records=len(window),
         gates=results,
         capacity=capacity,
+        arrival=arrival,
+        load=MeasuredLoad.of(*(window[c].to_numpy(dtype="float64") for c in ("users", "latency_ms"))),
     )
     del window
     tables.summary.to_csv(run_dir / "summary.csv", index=False, float_format="%.3f")

@@ -184,7 +184,7 @@ def test_inference_ids_are_uuid4_hex() -> None:
 def test_record_row_formats_every_column() -> None:
     full = RequestRecord(
         1.5, 1.25, "w", "U", "stream", "n", "e", "v", "m", "id", 16, 2, "error", "Timeout", "mid_stream",
-        424, 12.3456, 1.0, 2.0004, 7, 9, 0.5, 0.75, 10, 20,
+        424, 12.3456, 1.0, 2.0004, 7, 9, 0.5, 0.75, 10, 20, 250.0, 262.3456,
     )  # fmt: skip
     assert dict(zip(COLUMNS, full.to_row(), strict=True)) == {
         "timestamp_s": "1.500000", "intended_start_s": "1.250000", "worker": "w", "user_class": "U",
@@ -192,7 +192,8 @@ def test_record_row_formats_every_column() -> None:
         "inference_id": "id", "users": "16", "step": "2", "status": "error", "error_type": "Timeout",
         "error_stage": "mid_stream", "http_status": "424", "latency_ms": "12.346", "ttfp_ms": "1.000",
         "ttft_ms": "2.000", "parts": "7", "tokens": "9", "itl_mean_ms": "0.500", "itl_max_ms": "0.750",
-        "request_bytes": "10", "response_bytes": "20",
+        "request_bytes": "10", "response_bytes": "20", "schedule_lag_ms": "250.000",
+        "effective_latency_ms": "262.346",
     }  # fmt: skip
     empty = RequestRecord(
         2.0, 2.0, "w", "U", "invoke", "n", "e", None, None, None, None, None, "ok", None, None, None, 0.0
