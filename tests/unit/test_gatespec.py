@@ -74,6 +74,11 @@ def test_a_quoted_variant_and_an_unterminated_quote() -> None:
         ("count>=0", "can never fail"),
         ("errors<0", "can never pass"),
         ("rps>-3", "can never fail"),
+        ("late_rate<=100%", "can never fail"),
+        ("late_rate>100%", "can never pass"),
+        ("late>=0", "can never fail"),
+        ("p99(schedule_lag)<0ms", "can never pass"),
+        ("max(effective_latency)>=0", "can never fail"),
     ],
 )
 def test_gates_certain_from_the_grammar_are_refused(text: str, verdict: str) -> None:
@@ -114,6 +119,11 @@ def test_the_refusal_says_what_to_do() -> None:
         "rps>0",
         "p95(latency)<0.5ms",
         "min(latency)>0",
+        "late_rate<1%",
+        "late_rate<100%",
+        "late==0",
+        "p99(schedule_lag)<1ms",
+        "p99(effective_latency)<50ms",
     ],
 )
 def test_gates_at_the_edge_of_the_range_are_kept(text: str) -> None:
@@ -129,5 +139,40 @@ def test_a_malformed_slo_is_reported_before_the_missing_steps() -> None:
     with pytest.raises(ConfigError) as caught:
         run_config_from_options({"slo": ["p95(latency)<"]})
     assert str(caught.value).startswith("--slo 'p95(latency)<': '(end)' at column 14: expected a number")
-    with pytest.raises(ConfigError, match="add --steps"):  # a well-formed SLO still needs --steps
+    with pytest.raises(ConfigError, match="or --steps"):  # a well-formed SLO still needs --steps (or --rates)
         run_config_from_options({"slo": ["p95(latency)<5ms"]})
+
+
+def test_the_open_loop_metrics_parse_with_their_units() -> None:
+    effective = parse_gate("p99(effective_latency)<0.05s")
+    assert (effective.metric, effective.stat, effective.threshold, effective.unit) == (
+        "effective_latency",
+        "p99",
+        50.0,
+        "ms",
+    )
+    lag = parse_gate("p99(schedule_lag)<1ms")
+    assert (lag.metric, lag.threshold, lag.unit, lag.can_abort) == ("schedule_lag", 1.0, "ms", False)
+    assert parse_gate("max(schedule_lag)<5ms").can_abort  # a maximum only grows
+    rate = parse_gate("late_rate<1%")
+    assert (rate.metric, rate.stat, rate.threshold, rate.unit, rate.can_abort) == (
+        "late_rate",
+        None,
+        0.01,
+        "%",
+        False,  # a rate can recover
+    )
+    assert parse_gate("late_rate<0.01").threshold == 0.01
+    late = parse_gate("late<=3")
+    assert (late.threshold, late.unit, late.can_abort) == (3.0, "", True)  # a count only grows
+    assert "late_rate is a fraction; write 1% or 0.01" in _message("late_rate<1ms")
+    assert "late takes no unit" in _message("late<1%")
+    assert "late is one value per run" in _message("p99(late)<1")
+    assert "schedule_lag needs a statistic" in _message("schedule_lag<1ms")
+    assert "effective_latency is a time" in _message("p99(effective_latency)<5%")
+    with pytest.raises(ConfigError) as caught:
+        check_foregone(parse_gate("late_rate<150%"))
+    assert str(caught.value) == (
+        "--gate 'late_rate<150%': can never fail: late_rate is between 0% and 100%; "
+        "give a threshold below 100%"
+    )

@@ -199,7 +199,7 @@ def test_record_row_formats_every_column() -> None:
         2.0, 2.0, "w", "U", "invoke", "n", "e", None, None, None, None, None, "ok", None, None, None, 0.0
     )
     assert empty.to_row()[7:16] == ["", "", "", "", "", "ok", "", "", ""]
-    assert empty.to_row()[17:] == [""] * 8
+    assert empty.to_row()[17:] == [""] * 8 + ["0.000", "0.000"]  # closed loop: no lag, effective = latency
 
 
 def test_response_check_remembers_verdicts_exactly() -> None:
