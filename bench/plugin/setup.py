@@ -78,6 +78,8 @@ class SetupPart:
         if arrival is None:
             return
         options = self.session.environment.parsed_options
+        if options is None:
+            return
         if getattr(options, "num_users", None) is None:
             options.num_users = DEFAULT_ARRIVAL_USERS
         users = int(options.num_users)

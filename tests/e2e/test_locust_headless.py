@@ -197,6 +197,15 @@ BAD_INPUTS = {
         ["--prompt", "hi", "--llm-payload", "{data_json}"],
         "--prompt and --llm-payload both give the streaming user's request bodies",
     ),
+    # issue #14: the open loop (its process starts itself again on the select backend first)
+    "bad arrival rate": (
+        ["--arrival-rate", "fast"],
+        "--arrival-rate 'fast': give requests per second as a positive number, e.g. 200",
+    ),
+    "arrival rate with rate steps": (
+        ["--arrival-rate", "100", "--rates", "100,200"],
+        "--arrival-rate and --rates both set the load; give one",
+    ),
 }
 # Refused once the glue passes what only it knows (issue #13): the emulator's configuration file and the
 # user classes of the run (bench.emulatorcheck.check_emulator_targets), Locust's -u and -t
@@ -213,6 +222,7 @@ BAD_INPUTS_WITH_GLUE = {
     ),
     "--steps with -u": (["--steps", "1,2", "--step-duration", "1s"], "--steps sets the users of each step"),
     "--warmup not shorter than -t": (["--warmup", "5s"], "--warmup 5s leaves nothing to measure in a run of 3s"),
+    "--rates with -t": (["--rates", "100,200"], "--rates sets how long the run lasts (the steps times --step-duration)"),
 }  # fmt: skip
 
 

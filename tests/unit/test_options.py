@@ -164,3 +164,66 @@ def test_stream_options() -> None:
         run_config_from_options(_values("--stream-format", "grpc"))
     with pytest.raises(ConfigError, match="--max-tokens"):
         run_config_from_options(_values("--max-tokens", "0"))
+
+
+def test_open_loop_options() -> None:
+    from bench.config import ArrivalSpec
+
+    config = run_config_from_options({"arrival_rate": "250", "arrival": "constant", "seed": "7"})
+    assert config.arrival == ArrivalSpec(rate_per_s=250.0, distribution="constant", seed=7)
+    assert config.capacity is None
+    assert run_config_from_options({}).arrival is None  # closed loop by default
+    assert run_config_from_options({"arrival_rate": "0.5"}).arrival == ArrivalSpec(0.5, "poisson", 0)
+
+
+def test_rate_steps() -> None:
+    config = run_config_from_options({"rates": "100, 200,400", "step_duration": "10s"})
+    assert config.capacity is not None and config.arrival is not None
+    assert (config.capacity.rates, config.capacity.steps, config.capacity.auto) == (
+        (100.0, 200.0, 400.0),
+        (),
+        False,
+    )
+    assert config.capacity.by_rate and config.capacity.planned_steps == 3
+    assert config.arrival.rate_per_s == 100.0  # the first step's
+    auto = run_config_from_options({"rates": "auto:640"}).capacity
+    assert auto is not None and auto.auto
+    assert auto.rates == (10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)  # doubling from MAX/64 to MAX
+    default = run_config_from_options({"rates": "auto"}).capacity
+    assert default is not None and default.rates[-1] == 1024.0 and default.rates[0] == 16.0
+    # -u is allowed (users available to send); -t is not: the steps set the duration.
+    assert run_config_from_options({"rates": "100"}, users_given=True).capacity is not None
+
+
+@pytest.mark.parametrize(
+    ("values", "run_time_s", "message"),
+    [
+        (
+            {"arrival_rate": "fast"},
+            None,
+            "--arrival-rate 'fast': give requests per second as a positive number",
+        ),
+        ({"arrival_rate": "-5"}, None, "--arrival-rate '-5'"),
+        ({"arrival_rate": "inf"}, None, "--arrival-rate 'inf'"),
+        ({"arrival_rate": "nan"}, None, "--arrival-rate 'nan'"),
+        (
+            {"arrival_rate": "5", "arrival": "bursty"},
+            None,
+            "--arrival: 'bursty' is not one of poisson, constant",
+        ),
+        ({"arrival_rate": "5", "rates": "10"}, None, "--arrival-rate and --rates both set the load"),
+        ({"arrival_rate": "5", "steps": "1,2"}, None, "--arrival-rate and --steps both set the load"),
+        ({"rates": "10", "steps": "1,2"}, None, "--steps (users per step, closed loop) and --rates"),
+        ({"rates": "10,x"}, None, "--rates '10,x': give requests per second per step"),
+        ({"rates": "10,0"}, None, "--rates '10,0'"),
+        ({"rates": "auto:fast"}, None, "--rates 'auto:fast': write auto or auto:MAX_RATE"),
+        ({"rates": " "}, None, "--rates is empty"),
+        ({"rates": "10,20"}, 30.0, "--rates sets how long the run lasts"),
+        ({"slo": ["p95(latency)<20ms"]}, None, "add --rates (open loop"),
+    ],
+)
+def test_bad_open_loop_options(values: dict[str, object], run_time_s: float | None, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        run_config_from_options(values, run_time_s=run_time_s)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
