@@ -26,6 +26,7 @@ from locust.runners import STATE_CLEANUP, STATE_RUNNING, STATE_SPAWNING, STATE_S
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from bench.analysis.capacity import planning_inputs
+from bench.analysis.openloop import from_run_info
 from bench.collect.shipping import FINAL_BATCH_WAIT_S
 from bench.errors import Unfinished
 from bench.plugin.run import Run, RunPart
@@ -122,6 +123,7 @@ class FinishPart:
 
     def _report(self, run: Run) -> None:
         config = run.config
+        arrival = from_run_info({"arrival": run.arrival})
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
         tables = write_tables(
             run.run_dir,
@@ -131,6 +133,7 @@ class FinishPart:
             step_summary=Path(step_summary) if step_summary else None,
             planning=planning_inputs(config.capacity, run.started_s) if config.capacity is not None else None,
             endpoint=config.endpoint.name,
+            arrival=arrival,
         )
         run.final_gates = tuple(tables.gates)
         health = run.health_report
@@ -144,6 +147,7 @@ class FinishPart:
             processes=run.processes,
             cpu_mean=health.cpu_mean if health is not None else 0.0,
             require_valid=config.require_valid,
+            arrival=arrival,
         )
         run.passed, run.closing = closing.passed, closing.lines
 

@@ -97,19 +97,22 @@ def closing_lines(
 
 
 def open_loop_line(tables: RunTables) -> str:
-    """``bench: open loop (poisson): target 880 req/s, achieved 879.2 req/s; schedule lag p99 0.41 ms;
-    3 late (0.01%)``, and the scheduled sends never sent when there were any."""
+    """``bench: open loop (poisson): target 880 req/s, achieved 879.2 req/s; effective latency (from the
+    intended send) p95 46.50 ms, p99 80.12 ms; schedule lag p99 0.41 ms; 3 late (0.01%)``, and the
+    scheduled sends never sent when there were any."""
     arrival = tables.arrival
     row = _all_row(tables)
     kind = (
         f"open loop ({arrival.distribution})" if arrival is not None and arrival.distribution else "open loop"
     )
     if arrival is not None and arrival.rate_per_s is not None:
-        target = f"target {arrival.rate_per_s:g} req/s"
+        target = f"target {_rate(arrival.rate_per_s)} req/s"
     else:
         target = "rate steps (--rates): the targets are per step in the capacity report"
     parts = [
         f"{target}, achieved {_figure(row.get('achieved_rps'), 1)} req/s",
+        f"effective latency (from the intended send) p95 {_figure(row.get('effective_latency_p95_ms'), 2)} ms, "
+        f"p99 {_figure(row.get('effective_latency_p99_ms'), 2)} ms",
         f"schedule lag p99 {_figure(row.get('schedule_lag_p99_ms'), 2)} ms",
         f"{_figure(row.get('late'), 0)} late ({_percent(row.get('late_rate'))})",
     ]
@@ -139,7 +142,7 @@ def late_line(tables: RunTables) -> str:
         return f"{head}: the users were busy or the load generator fell behind; run with more users (-u)"
     mean = in_flight(rate, latency_ms)
     advised = users_advised(rate, latency_ms)
-    rate_text = f"{rate:g} req/s" if target is not None else f"{rate:.1f} req/s (achieved)"
+    rate_text = f"{_rate(rate)} req/s" if target is not None else f"{rate:,.1f} req/s (achieved)"
     little = (
         f"by Little's law {rate_text} x {latency_ms:.1f} ms mean latency keeps about {_about(mean)} in flight"
     )
@@ -171,6 +174,11 @@ def _figure(value: object, digits: int) -> str:
 def _percent(value: object) -> str:
     number = _float(value)
     return "-" if math.isnan(number) else f"{number * 100:.3g}%"
+
+
+def _rate(value: float) -> str:
+    """A target rate as given: ``880``, ``1,500``, ``12.5``."""
+    return f"{value:,.0f}" if value.is_integer() else f"{value:,.6g}"
 
 
 def _about(value: float) -> str:

@@ -183,3 +183,42 @@ def test_bad_files_and_hosts_are_one_line(tmp_path: Path) -> None:
     np.savez(pickled, INPUT0=np.array([{"a": 1}], dtype=object))
     line = _one_line_exit_2(run_bench("invoke", "--payload", str(pickled)), "invoke")
     assert f"--payload {pickled}: member 'INPUT0' is an object array" in line
+
+
+def test_report_on_an_open_loop_run_and_on_one_from_before_it(tmp_path: Path) -> None:
+    """Issue #14: an open-loop run's lag figures and verdict offline; a requests.csv without the
+    open-loop columns (an older run) still reports, as a closed-loop run."""
+    run = _run(tmp_path / "open", 100)
+    rows = list(csv.reader((run / "requests.csv").open(newline="")))
+    lag_at, effective_at = COLUMNS.index("schedule_lag_ms"), COLUMNS.index("effective_latency_ms")
+    for i, row in enumerate(rows[1:]):
+        lag = 2.5 if i % 10 == 0 else 0.1  # 10 of 100 requests sent 2.5 ms late
+        row[lag_at], row[effective_at] = f"{lag:.3f}", f"{float(row[COLUMNS.index('latency_ms')]) + lag:.3f}"
+    with (run / "requests.csv").open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows(rows)
+    arrival = {"rate_per_s": 100.0, "distribution": "poisson", "seed": 0, "sent": 100, "not_sent": 0}
+    (run / "run.json").write_text(json.dumps({"config": {"warmup_s": 0.0}, "arrival": arrival}))
+    result = run_bench("report", str(run))
+    assert result.code == 0, result.stderr
+    assert (
+        "bench: open loop (poisson): target 100 req/s, achieved 100.0 req/s; schedule lag p99 2.50 ms; "
+        in (result.stdout)
+    )
+    assert "bench: INVALID open-loop run: 10% of requests were sent more than 1 ms late: all 2 users" in (
+        result.stdout
+    )
+    gated = run_bench("gate", str(run), "--gate", "late_rate<1%", "--gate", "p99(effective_latency)<20ms")
+    assert gated.code == 3, gated.stderr
+    assert "late_rate<1%" in gated.stdout
+    assert "10%" in gated.stdout
+
+    old = _run(tmp_path / "old", 30)
+    kept = [i for i, c in enumerate(COLUMNS) if c not in ("schedule_lag_ms", "effective_latency_ms")]
+    old_rows = list(csv.reader((old / "requests.csv").open(newline="")))
+    with (old / "requests.csv").open("w", newline="") as handle:
+        csv.writer(handle, lineterminator="\n").writerows([[r[i] for i in kept] for r in old_rows])
+    result = run_bench("report", str(old))
+    assert result.code == 0, result.stderr
+    assert "from 30 requests" in result.stdout
+    assert "open loop" not in result.stdout
+    assert run_bench("gate", str(old), "--gate", "late==0", "--gate", "max(schedule_lag)==0").code == 0

@@ -276,3 +276,17 @@ def test_bad_directories_are_one_line_config_errors(tmp_path: Path) -> None:
     assert "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match="confidence"):
         compare_runs(good, good, confidence=95)
+
+
+def test_a_run_from_before_the_open_loop_columns_compares_with_a_new_one(tmp_path: Path) -> None:
+    """A baseline whose requests.csv lacks schedule_lag_ms and effective_latency_ms (an older run)."""
+    base = _run(tmp_path / "base", _records(_lognormal(1)))
+    old = [c for c in COLUMNS if c not in ("schedule_lag_ms", "effective_latency_ms")]
+    with (base / "requests.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    with (base / "requests.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(old)
+        writer.writerows([row[c] for c in old] for row in rows)
+    comparison = compare_runs(base, _run(tmp_path / "cand", _records(_lognormal(1) * 1.3)))
+    assert _regressed(comparison) == {(name, m) for name in ("ep", "ALL") for m in LATENCY_METRICS}

@@ -262,3 +262,65 @@ def test_unfinished_counts_the_rows_the_drain_cut() -> None:
     assert (result.observed, result.passed) == (2.0, False)
     assert evaluate_gates(records_frame(records), [gate])[0].passed
     assert not gate.can_abort  # known only once the run's drain ended
+
+
+def _sent(ts: float, latency: float, lag: float, status: str = "ok") -> RequestRecord:
+    """An open-loop record sent ``lag`` ms after its intended time ``ts``."""
+    return replace(
+        _record(ts + lag / 1000, latency, status),
+        intended_start_s=ts,
+        schedule_lag_ms=lag,
+        effective_latency_ms=latency + lag,
+    )
+
+
+def test_open_loop_gates_on_known_lags_and_latencies() -> None:
+    lags = [0.0, 0.5, 2.0, 0.0, 0.0, 3.0, 0.0, 0.25, 0.0, 5.0]
+    records = [
+        _sent(1000.0 + i * 0.1, 10.0 * (i + 1), lag, "error" if i == 9 else "ok")
+        for i, lag in enumerate(lags)
+    ]
+    gates = parse_gates(
+        [
+            "p99(schedule_lag)<1ms",
+            "max(schedule_lag)<=5ms",
+            "p50(effective_latency)<50ms",
+            "max(effective_latency)<100ms",
+            "late<=2",
+            "late_rate<1%",
+            "name:none late_rate<1%",
+            "name:none late==0",
+        ]
+    )
+    results = evaluate_gates(records_frame(records), gates)
+    observed = {r.gate.expression: (r.passed, r.observed) for r in results}
+    # every request's lag, the error's 5 ms included: sorted 0 x5, 0.25, 0.5, 2, 3, 5; p99 = 3 + 0.91 x 2
+    assert observed["p99(schedule_lag)<1ms"] == (False, pytest.approx(4.82))
+    assert observed["max(schedule_lag)<=5ms"] == (True, 5.0)
+    # the successful requests' latency + lag: 10, 20.5, 32, 40, 50, 63, 70, 80.25, 90
+    assert observed["p50(effective_latency)<50ms"] == (False, 50.0)
+    assert observed["max(effective_latency)<100ms"] == (True, 90.0)  # the error's 105 ms is not a latency
+    assert observed["late<=2"] == (False, 3.0)  # 2, 3 and 5 ms: more than 1 ms, any status
+    assert observed["late_rate<1%"] == (False, pytest.approx(0.3))
+    assert observed["name:none late_rate<1%"] == (False, None)  # no requests: undefined, fails
+    assert observed["name:none late==0"] == (True, 0.0)
+    assert results[5].reason == "failed: observed 30%, threshold < 1%"
+    closed = records_frame([_record(1000.0 + i, 7.0) for i in range(3)])  # closed loop: lag 0
+    (lag, effective, late) = evaluate_gates(
+        closed, parse_gates(["max(schedule_lag)==0", "p99(effective_latency)==7ms", "late==0"])
+    )
+    assert (lag.passed, effective.passed, late.passed) == (True, True, True)
+
+
+def test_an_abort_on_late_requests_is_confirmed_on_the_raw_records() -> None:
+    gate = parse_gate("late<=1")
+    assert gate.can_abort
+    # the warm-up (5 s from the first start) leaves out the first late request
+    records = [_sent(1000.0, 5.0, 8.0), _sent(1006.0, 5.0, 2.0), _sent(1007.0, 5.0, 0.5)]
+    assert confirm_abort(records_frame(records), gate, warmup_s=5.0) is None  # one late: within budget
+    confirmed = confirm_abort(records_frame([*records, _sent(1008.0, 5.0, 1.5)]), gate, warmup_s=5.0)
+    assert confirmed is not None
+    assert confirmed.observed == 2.0
+    assert confirmed.reason == "can no longer pass: observed 2, threshold <= 1"
+    late_rate = parse_gate("late_rate<10%")
+    assert not late_rate.can_abort  # a rate can recover: never an abort

@@ -178,19 +178,23 @@ def test_open_loop_options() -> None:
 
 def test_rate_steps() -> None:
     config = run_config_from_options({"rates": "100, 200,400", "step_duration": "10s"})
-    assert config.capacity is not None and config.arrival is not None
+    assert config.capacity is not None
+    assert config.arrival is not None
     assert (config.capacity.rates, config.capacity.steps, config.capacity.auto) == (
         (100.0, 200.0, 400.0),
         (),
         False,
     )
-    assert config.capacity.by_rate and config.capacity.planned_steps == 3
+    assert config.capacity.by_rate
+    assert config.capacity.planned_steps == 3
     assert config.arrival.rate_per_s == 100.0  # the first step's
     auto = run_config_from_options({"rates": "auto:640"}).capacity
-    assert auto is not None and auto.auto
+    assert auto is not None
+    assert auto.auto
     assert auto.rates == (10.0, 20.0, 40.0, 80.0, 160.0, 320.0, 640.0)  # doubling from MAX/64 to MAX
     default = run_config_from_options({"rates": "auto"}).capacity
-    assert default is not None and default.rates[-1] == 1024.0 and default.rates[0] == 16.0
+    assert default is not None
+    assert (default.rates[0], default.rates[-1]) == (16.0, 1024.0)
     # -u is allowed (users available to send); -t is not: the steps set the duration.
     assert run_config_from_options({"rates": "100"}, users_given=True).capacity is not None
 

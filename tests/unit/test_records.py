@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from bench.analysis import summarize
 from bench.analysis.records import (
     DEFAULT_COLUMNS,
+    DERIVED_COLUMNS,
     NUMERIC_COLUMNS,
     concat_records,
     header_end_offset,
@@ -313,3 +314,38 @@ def test_categories_span_the_readers_blocks_and_outgrow_small_codes(tmp_path: Pa
     assert list(frame["name"].cat.categories) == sorted(set(names))
     assert frame["name"].cat.codes.dtype == np.int16
     pd.testing.assert_frame_equal(frame, records_frame(records))
+
+
+def test_a_file_from_before_the_open_loop_columns_reads_as_closed_loop(tmp_path: Path) -> None:
+    """A requests.csv without schedule_lag_ms and effective_latency_ms (an older run): lag 0, effective
+    latency = latency, through every reader, and ``bench report`` works on it."""
+    records = [_record(i) for i in range(7)]
+    path = tmp_path / "requests.csv"
+    _write(path, records)
+    old = [c for c in COLUMNS if c not in DERIVED_COLUMNS]
+    assert len(old) == len(COLUMNS) - 2
+    lines = path.read_text().splitlines()
+    cells = [line.split(",") for line in lines]  # no quoted commas in these rows
+    keep = [COLUMNS.index(c) for c in old]
+    path.write_text("".join(",".join(row[i] for i in keep) + "\n" for row in cells))
+    assert header_end_offset(path) == len(",".join(old)) + 1
+    frame = load_records(path)
+    assert list(frame.columns) == [*DEFAULT_COLUMNS, "end_s"]  # the same columns, in the same order
+    assert frame["schedule_lag_ms"].tolist() == [0.0] * 7
+    assert frame["effective_latency_ms"].tolist() == [10.0 + i for i in range(7)]
+    assert frame["schedule_lag_ms"].dtype == frame["effective_latency_ms"].dtype == np.float64
+    pd.testing.assert_frame_equal(frame, records_frame(records))  # what the new writer writes
+    pd.testing.assert_frame_equal(read_records_range(path, header_end_offset(path)), frame)
+    asked = load_records(path, ["status", "effective_latency_ms"])
+    assert list(asked.columns) == ["timestamp_s", "status", "latency_ms", "effective_latency_ms", "end_s"]
+    assert asked["effective_latency_ms"].tolist() == asked["latency_ms"].tolist()
+    assert load_records(path, ["schedule_lag_ms"])["schedule_lag_ms"].tolist() == [0.0] * 7
+    empty = tmp_path / "empty.csv"
+    empty.write_text(",".join(old) + "\n")
+    pd.testing.assert_frame_equal(load_records(empty), records_frame([]))
+    from bench.cli import main
+
+    assert main(["report", str(tmp_path)]) == 0
+    summary = pd.read_csv(tmp_path / "summary.csv").iloc[-1]
+    assert (summary["late"], summary["schedule_lag_p99_ms"]) == (0, 0.0)
+    assert summary["effective_latency_p50_ms"] == summary["latency_p50_ms"]
