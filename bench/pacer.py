@@ -23,13 +23,23 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterator
-from typing import Literal, get_args
+from collections.abc import Callable, Iterator
+from typing import Literal, Protocol, get_args
 
 import numpy as np
 import numpy.typing as npt
 
 ArrivalDistribution = Literal["poisson", "constant"]
+
+
+class Signal(Protocol):
+    """What waiting users wait on (gevent's ``Event`` in the harness)."""
+
+    def set(self) -> None: ...
+
+    def wait(self, timeout: float | None = None) -> bool | None: ...
+
+
 ARRIVAL_DISTRIBUTIONS: tuple[str, ...] = get_args(ArrivalDistribution)
 BLOCK_SIZE = 4096
 
@@ -144,8 +154,10 @@ class Pacer:
     has passed is sent late, never skipped: ``schedule_lag`` is the actual send minus the intended one.
 
     ``set_rate(rate, now)`` (a rate-stepped run) starts a new segment with its own random stream
-    (``stream`` = segment index) at ``now``, or after the last send time already taken if that is
-    later, so the sends waiting on the old rate keep their times and never overlap the new ones.
+    (``stream`` = segment index) at ``now``: the old rate's send times from ``now`` on are void. Users
+    waiting on one of them are woken (``signal``, set by ``set_rate``; the caller's event type, e.g.
+    gevent's) and take a time of the new segment instead (``is_void``), so a step's rate starts on
+    time however many users were waiting at the old one.
 
     ``stop(now)`` freezes the count of sends due by then; ``not_sent`` = due - sent: scheduled sends
     that never started before the end of the run (no free user, or the run stopped first).
@@ -158,7 +170,10 @@ class Pacer:
         seed: int,
         process_index: int = 0,
         processes: int = 1,
+        *,
+        new_signal: Callable[[], Signal] | None = None,
     ) -> None:
+        """``new_signal`` makes the event that waiting users wait on (one per segment; default: none)."""
         self.distribution: ArrivalDistribution = distribution
         self.seed = seed
         self.process_index = process_index
@@ -170,7 +185,9 @@ class Pacer:
         self._segments: list[tuple[float, ArrivalSchedule]] = []  # (start offset from origin, schedule)
         self._schedule = self._new_schedule(rate_per_s)
         self._segment_start_s = 0.0
-        self._last_taken_s = 0.0  # offset from origin of the latest send time taken
+        self._new_signal = new_signal
+        self.signal: Signal | None = new_signal() if new_signal is not None else None
+        self.generation = 0  # segments started by set_rate
 
     @property
     def rate_per_s(self) -> float:
@@ -184,7 +201,6 @@ class Pacer:
     def take(self) -> float:
         """The next intended send time (absolute, on the clock of ``start``)."""
         offset = self._segment_start_s + self._schedule.next_send_s()
-        self._last_taken_s = offset
         self.taken += 1
         return (self.origin_s or 0.0) + offset
 
@@ -192,13 +208,21 @@ class Pacer:
         self.sent += 1
 
     def set_rate(self, rate_per_s: float, now_s: float) -> None:
-        """From ``now_s`` on (or after the last send already taken), send at ``rate_per_s``."""
+        """From ``now_s`` on, send at ``rate_per_s``; the users waiting on a voided time are signalled."""
         if rate_per_s == self._schedule.rate_per_s or self.origin_s is None:
             return
-        start = max(now_s - self.origin_s, self._last_taken_s)
+        start = max(now_s - self.origin_s, self._segment_start_s)
         self._schedule = self._new_schedule(rate_per_s, stream=len(self._segments))
         self._segment_start_s = start
         self._segments.append((start, self._schedule))
+        self.generation += 1
+        signal, self.signal = self.signal, self._new_signal() if self._new_signal is not None else None
+        if signal is not None:
+            signal.set()
+
+    def is_void(self, intended_s: float, generation: int) -> bool:
+        """Whether a send time taken in ``generation`` fell at or after a later segment's start."""
+        return generation != self.generation and intended_s >= (self.origin_s or 0.0) + self._segment_start_s
 
     def stop(self, now_s: float) -> None:
         if self.stopped_s is None:

@@ -78,22 +78,38 @@ def await_send_time(user: User, workload: TensorWorkload | StreamWorkload) -> fl
     schedule lag in ms once it is time (0 when on time; late when no user was free at the time).
 
     The wait is a Locust *waiting* state: a run that stops kills a user waiting for its send time at
-    once (no request, no row), while a user with a request in flight drains. Closed loop: 0 at once.
+    once (no request, no row), while a user with a request in flight drains. A new rate (a rate step)
+    voids the old rate's times from then on: a user waiting on one is woken and takes a new one.
     """
     pacer = workload.pacer
     if pacer is None:
         return 0.0
-    intended = pacer.take()
-    ahead = intended - time.perf_counter()
-    if ahead > 0:
-        user._state = LOCUST_STATE_WAITING
-        gevent.sleep(ahead)
-        if user._state == LOCUST_STATE_WAITING:
-            user._state = LOCUST_STATE_RUNNING
+    intended = _wait_for_a_send_time(user, pacer)
     if workload.draining:
         raise StopUser()
     pacer.sent_one()
     return max(0.0, (time.perf_counter() - intended) * 1000.0)
+
+
+def _wait_for_a_send_time(user: User, pacer: Pacer) -> float:
+    """The intended send time this user sends at, once it has come (taken again when a rate step voids it)."""
+    while True:
+        generation, signal = pacer.generation, pacer.signal
+        intended = pacer.take()
+        while (ahead := intended - time.perf_counter()) > 0:
+            user._state = LOCUST_STATE_WAITING
+            if signal is not None:
+                signal.wait(ahead)  # set by a rate step
+            else:
+                gevent.sleep(ahead)
+            if user._state == LOCUST_STATE_WAITING:
+                user._state = LOCUST_STATE_RUNNING
+            if pacer.generation != generation:
+                if pacer.is_void(intended, generation):
+                    break
+                generation, signal = pacer.generation, pacer.signal  # before the step: still its time
+        else:
+            return intended
 
 
 def workload_of(environment: Environment) -> TensorWorkload:

@@ -29,7 +29,7 @@ def record_from_event(
     now: float,
     step_of: Callable[[float], int | None] = lambda started_s: None,
 ) -> RequestRecord:
-    """``step_of`` maps the start time to the load step (stepped capacity runs)."""
+    """``step_of`` maps the intended start time to the load step (stepped capacity runs)."""
     ctx = context or {}
     latency_ms = float(response_time or 0.0)
     started = start_time if start_time is not None else now - latency_ms / 1000.0
@@ -43,9 +43,10 @@ def record_from_event(
             error_type, error_stage = type(exception).__name__, "request"
     get = ctx.get
     lag_ms = get("schedule_lag_ms") or 0.0  # open loop: the pacer's lateness; closed loop: 0
+    intended = started - lag_ms / 1000.0 if lag_ms else started
     return RequestRecord(  # positional, in field order (cheaper than keywords: this runs per request)
         started,  # timestamp_s
-        started - lag_ms / 1000.0 if lag_ms else started,  # intended_start_s
+        intended,  # intended_start_s
         worker,
         get("user_class", ""),
         request_type,
@@ -55,7 +56,7 @@ def record_from_event(
         get("target_model"),
         get("inference_id"),
         users,
-        step_of(started),
+        step_of(intended),  # by intended start: a rate step's own arrivals (closed loop: the start)
         "ok" if exception is None else ("unfinished" if isinstance(exception, Unfinished) else "error"),
         error_type,
         error_stage,

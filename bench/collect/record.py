@@ -14,7 +14,7 @@ variant                       production variant that served it (x-Amzn-Invoked-
 target_model                  TargetModel sent (multi-model endpoints)
 inference_id                  InferenceId sent with the request (joins to SageMaker Data Capture)
 users                         users running when it completed
-step                          load step, 1 for the first (stepped capacity runs, by start time)
+step                          load step, 1 for the first (stepped capacity runs, by intended start time)
 status                        ``ok`` | ``error`` | ``unfinished`` (in flight when the run's drain ended)
 error_type                    error class: ValidationError, ModelError, ModelNotReady, Throttling,
                               InternalFailure, ServiceUnavailable, InternalDependency, Timeout,
@@ -169,6 +169,6 @@ def record_from_values(
     if len(fields) != len(COLUMNS):
         raise ValueError(f"a shipped record has {len(fields)} fields, expected {len(COLUMNS)}")
     fields[_USERS] = users
-    step = step_of(float(fields[0]))
+    step = step_of(float(fields[1]))  # by intended start (equal to the start in closed loop)
     fields[_STEP] = step if step is not None else fields[_STEP]
     return RequestRecord(*fields)

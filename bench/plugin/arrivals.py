@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import logging
 import time
+import zlib
 from typing import Any
 
+from gevent.event import Event
 from locust.env import Environment
 
 from bench.config import ArrivalSpec
+from bench.errors import ConfigError
 from bench.pacer import ArrivalDistribution, Pacer
 from bench.plugin.session import Session
 from bench.plugin.timers import coarse_timer_warning
@@ -55,7 +58,7 @@ class ArrivalsPart:
         self._reports = {}
         try:
             arrival = session.config().arrival
-        except Exception:  # bad options: the run part refuses the run
+        except ConfigError:  # bad options (the web UI's form): the run part refuses the run
             arrival = None
         if session.is_master:
             self._ship_shares(arrival)
@@ -64,8 +67,10 @@ class ArrivalsPart:
         if arrival is None:
             self._attach(None)
             return
-        index, processes = self._share()
-        pacer = Pacer(arrival.rate_per_s, _distribution(arrival.distribution), arrival.seed, index, processes)
+        index, processes, seed = self._share(arrival.seed)
+        pacer = Pacer(
+            arrival.rate_per_s, _distribution(arrival.distribution), seed, index, processes, new_signal=Event
+        )
         pacer.start(time.perf_counter())
         self.pacer = pacer
         warning = coarse_timer_warning()
@@ -123,20 +128,21 @@ class ArrivalsPart:
         }
 
     # -- workers: their share, their rate ----------------------------------------------------------
-    def _share(self) -> tuple[int, int]:
+    def _share(self, seed: int) -> tuple[int, int, int]:
+        """This process's (index, processes, seed): (0, 1) locally; a worker's from the master."""
         session = self.session
         if not session.is_worker:
-            return 0, 1
+            return 0, 1, seed
         shares = getattr(session.environment.parsed_options, ARRIVAL_SHARES, None) or {}
         client_id = str(getattr(session.runner, "client_id", ""))
-        if client_id not in shares:
+        if client_id not in shares:  # its own stream, so that it does not repeat another worker's times
             logger.warning(
                 "this worker joined after the run started: it sends a share of the arrival rate as if it "
                 "were one of %d processes (the run's rate is exceeded by that share)",
                 max(1, len(shares)),
             )
-            return 0, max(1, len(shares))
-        return int(shares[client_id]), len(shares)
+            return 0, max(1, len(shares)), seed ^ zlib.crc32(client_id.encode())
+        return int(shares[client_id]), len(shares), seed
 
     def _on_rate_message(self, environment: Environment, msg: Any, **_: Any) -> None:
         rate = (msg.data or {}).get("rate_per_s")
