@@ -42,7 +42,8 @@ def record_from_event(
         else:
             error_type, error_stage = type(exception).__name__, "request"
     get = ctx.get
-    lag_ms = get("schedule_lag_ms") or 0.0  # open loop: the pacer's lateness; closed loop: 0
+    lag = get("schedule_lag_ms")  # open loop: the pacer's lateness; closed loop: None
+    lag_ms = lag or 0.0
     intended = started - lag_ms / 1000.0 if lag_ms else started
     return RequestRecord(  # positional, in field order (cheaper than keywords: this runs per request)
         started,  # timestamp_s
@@ -71,7 +72,7 @@ def record_from_event(
         get("request_bytes"),
         response_length,  # response_bytes
         lag_ms,
-        latency_ms + lag_ms,  # effective_latency_ms
+        None if lag is None else latency_ms + lag_ms,  # effective_latency_ms (None: closed loop, = latency)
     )
 
 
