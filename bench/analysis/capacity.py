@@ -26,6 +26,11 @@ samples (``health.csv``) and the planning inputs. Definitions (what the report a
 - Autoscaling target (``SageMakerVariantInvocationsPerInstance``, per minute): sustainable rps x 60 x
   safety factor (AWS's load-testing guidance uses 0.5).
 - Cost: instances x price per hour; per million inferences: fleet cost per hour / (target rps x 3600) x 1e6.
+- Closed loop: each user waits for its response before it sends again, so the endpoint is never offered
+  more than it serves; the report says that these figures overstate what open (arrival-rate) traffic
+  gets, and to plan with ``--rates``. A rate-stepped run (``--rates``, ``PlanningInputs.by_rate``) is
+  analysed by ``bench.analysis.ratecapacity``: its steps are arrival rates, its SLO on ``latency`` is
+  judged on the effective latency, and its plan rests on the highest sustained arrival rate.
 """
 
 from __future__ import annotations
@@ -47,6 +52,11 @@ from bench.gatespec import GateSpec, parse_gates
 
 SATURATION_GROWTH = 0.05
 DEFAULT_SAFETY_FACTOR = 0.5
+CLOSED_LOOP_NOTE = (
+    "Closed loop: each user waited for its response before sending again, so these figures overstate what "
+    "open (arrival-rate) traffic gets (at the same rate its latency is higher); plan with --rates"
+)
+NAN = float("nan")
 
 # Reference on-demand prices, USD per hour, SageMaker real-time inference in us-east-1, as listed on
 # the AWS pricing page in October 2025. Prices change and differ by region: pass --instance-price to
@@ -88,6 +98,34 @@ class StepStats:
     completed: int = 0  # requests of the step that completed in the window: the rps numerator
     valid: bool | None = None  # the load generator's health in the window (None: not recorded)
     invalid_reasons: tuple[str, ...] = ()
+    # A rate step (``--rates``, bench.analysis.ratecapacity); None and NaN in a closed-loop step:
+    target_rate_per_s: float | None = None  # the arrival rate asked for
+    achieved_rate_per_s: float = NAN  # the rate its requests were sent at
+    effective_latency_p50_ms: float = NAN  # end minus intended send, successful requests
+    effective_latency_p95_ms: float = NAN
+    effective_latency_p99_ms: float = NAN
+    late: int = 0  # requests sent more than 1 ms after their intended time
+    late_rate: float = NAN
+    rate_failures: tuple[str, ...] = ()  # why the rate was not sustained, beyond the SLOs
+
+    @property
+    def by_rate(self) -> bool:
+        """Whether this is a step of arrival rate (open loop) rather than of users."""
+        return self.target_rate_per_s is not None
+
+    @property
+    def passed(self) -> bool:
+        """Every SLO met and, for a rate step, the rate sustained."""
+        return self.slo_ok and not self.rate_failures
+
+
+@dataclass(frozen=True)
+class RateStep:
+    """One step of a rate-stepped run as it ran: its arrival rate and when it was set (wall clock)."""
+
+    step: int
+    target_rate_per_s: float
+    started_s: float
 
 
 @dataclass(frozen=True)
@@ -101,6 +139,14 @@ class PlanningInputs:
     ramp_s: float = 0.0
     step_duration_s: float | None = None
     started_s: float | None = None  # when step 1 began (the run's clock, run.json ``started_s``)
+    rates: tuple[float, ...] = ()  # a --rates run: the planned arrival rates (auto: the doubling plan)
+    auto: bool = False
+    rate_steps: tuple[RateStep, ...] = ()  # a --rates run: the steps as they ran (rate_steps.csv)
+
+    @property
+    def by_rate(self) -> bool:
+        """Whether the steps are arrival rates (open loop, ``--rates``)."""
+        return bool(self.rates or self.rate_steps)
 
 
 @dataclass(frozen=True)
@@ -125,6 +171,16 @@ class Recommendation:
     invalid_steps: tuple[int, ...] = ()
     at_least_rps: float | None = None  # no saturation: the highest throughput measured, a lower bound
     price_missing: str | None = None  # why there is no price although an instance type was given
+    # "closed": steps of users (--steps); "open": steps of arrival rate (--rates), where
+    # sustainable_rps is the highest sustained arrival rate and latency_p95_ms its effective latency p95
+    loop: str = "closed"
+    note: str = ""  # what the figures rest on (closed: they overstate open traffic)
+    achieved_rate_per_s: float | None = None  # open loop: at the sustainable rate
+    service_latency_p95_ms: float | None = None
+    late_rate: float | None = None
+    failing_step: int | None = None  # open loop: the lowest rate above the sustainable one that failed
+    failing_rate_per_s: float | None = None
+    failing_reasons: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -224,6 +280,10 @@ def step_line(stats: StepStats, *, total: str, slos: Sequence[GateSpec] = ()) ->
     requests completed so far: those still running when it is printed (at most one per user) come in
     later; the plan line printed before the run says so once.
     """
+    if stats.by_rate:
+        from bench.analysis.ratecapacity import rate_step_line
+
+        return rate_step_line(stats, total=total, slos=slos)
     s = stats
     verdict = "" if not slos else (", SLO ok" if s.slo_ok else f", SLO broken: {'; '.join(s.slo_failures)}")
     if s.valid is False:
@@ -279,6 +339,11 @@ def _health_of(steps: Sequence[StepStats]) -> bool | None:
 
 
 def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendation:
+    """The plan: closed loop here; a rate-stepped run's by ``ratecapacity.recommend_by_rate``."""
+    if inputs.by_rate or any(s.by_rate for s in steps):
+        from bench.analysis.ratecapacity import recommend_by_rate
+
+        return recommend_by_rate(steps, inputs)
     point = sustainable(steps)
     pair = _saturation_pair(steps)
     knee = pair[0] if pair else None
@@ -296,8 +361,8 @@ def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendat
         sustainable_users=point.users if point else None,
         sustainable_rps=point.rps if point else None,
         latency_p95_ms=point.latency_p95_ms if point else None,
-        ttfp_p95_ms=_finite(point.ttfp_p95_ms) if point else None,
-        tokens_per_s=_finite(point.tokens_per_s) if point else None,
+        ttfp_p95_ms=finite(point.ttfp_p95_ms) if point else None,
+        tokens_per_s=finite(point.tokens_per_s) if point else None,
         saturation_step=knee.step if knee else None,
         saturation_users=knee.users if knee else None,
         instances=instances,
@@ -312,12 +377,22 @@ def recommend(steps: Sequence[StepStats], inputs: PlanningInputs) -> Recommendat
         invalid_steps=tuple(s.step for s in steps if s.valid is False),
         at_least_rps=max(s.rps for s in steps) if steps and pair is None else None,
         price_missing=price_missing(inputs),
+        note=closed_loop_note(steps),
     )
     return replace(rec, text=_sentence(rec, point, pair, inputs, steps))
 
 
-def _finite(value: float) -> float | None:
+def finite(value: float) -> float | None:
     return None if math.isnan(value) else value
+
+
+def closed_loop_note(steps: Sequence[StepStats]) -> str:
+    """That closed-loop figures overstate open traffic, and the ``--rates`` run that brackets them."""
+    best = max((s.rps for s in steps if math.isfinite(s.rps) and s.rps > 0), default=0.0)
+    if best <= 0:
+        return CLOSED_LOOP_NOTE + "."
+    digits = 10.0 ** (math.floor(math.log10(best)) - 1)  # two significant figures, rounded up
+    return f"{CLOSED_LOOP_NOTE} (e.g. --rates auto:{math.ceil(best / digits) * digits:.0f})."
 
 
 def _sentence(
@@ -338,10 +413,10 @@ def _sentence(
         ]
         if steps[0].valid is False:
             parts.append(
-                f"But step {steps[0].step} was INVALID ({_reasons(steps[0])}): the load generator, not the "
+                f"But step {steps[0].step} was INVALID ({step_reasons(steps[0])}): the load generator, not the "
                 "endpoint, may have broken the SLO."
             )
-        return " ".join(parts + _health_notes(steps, {steps[0].step}))
+        return " ".join(parts + health_notes(steps, {steps[0].step}) + [rec.note])
     who = f"One {inputs.instance_type}" if inputs.instance_type else "One instance"
     bound = point.step == steps[-1].step and pair is None  # still growing at the last step, within the SLO
     detail = f"p95 {point.latency_p95_ms:.0f} ms"
@@ -370,11 +445,11 @@ def _sentence(
         )
     if bound:
         parts.append("Add steps with more users to find its limit.")
-    parts += _fleet_sentences(rec, inputs, bound)
-    return " ".join(parts + _invalid_sentences(rec, point, pair, steps))
+    parts += fleet_sentences(rec, inputs, bound)
+    return " ".join(parts + _invalid_sentences(rec, point, pair, steps) + [rec.note])
 
 
-def _fleet_sentences(rec: Recommendation, inputs: PlanningInputs, bound: bool) -> list[str]:
+def fleet_sentences(rec: Recommendation, inputs: PlanningInputs, bound: bool) -> list[str]:
     """Instances, their cost (or why it is missing) and the autoscaling target."""
     parts = []
     if rec.instances is not None and inputs.target_rps is not None:
@@ -410,31 +485,31 @@ def _invalid_sentences(
     parts, noted = [], set()
     if point.valid is False:
         parts.append(
-            f"The SLO point, step {point.step}, is INVALID ({_reasons(point)}): its figures may be the load "
+            f"The SLO point, step {point.step}, is INVALID ({step_reasons(point)}): its figures may be the load "
             "generator's, not the endpoint's."
         )
         noted.add(point.step)
     if pair is not None and rec.saturation_valid is False:
         bad = [s for s in pair if s.valid is False]
         fresh = [s for s in bad if s.step not in noted]
-        named = "; ".join(f"step {s.step}: {_reasons(s)}" for s in fresh)
+        named = "; ".join(f"step {s.step}: {step_reasons(s)}" for s in fresh)
         parts.append(
             f"Saturation rests on an INVALID step ({named or ', '.join(f'step {s.step}' for s in bad)}): the "
             "load generator, not the endpoint, may have stopped the growth."
         )
         noted.update(s.step for s in pair)
-    return parts + _health_notes(steps, noted)
+    return parts + health_notes(steps, noted)
 
 
 def _users(n: int, kind: str = "") -> str:
     return f"{n} {kind}user{'' if n == 1 else 's'}"
 
 
-def _reasons(step: StepStats) -> str:
+def step_reasons(step: StepStats) -> str:
     return "; ".join(step.invalid_reasons) or "load generator not healthy"
 
 
-def _health_notes(steps: Sequence[StepStats], noted: set[int]) -> list[str]:
+def health_notes(steps: Sequence[StepStats], noted: set[int]) -> list[str]:
     """The invalid steps not named yet, or that the health was not recorded at all."""
     if all(s.valid is None for s in steps):
         return ["The load generator's health was not recorded per step (no health.csv): no step is checked."]
@@ -455,9 +530,14 @@ def capacity_report(
     health: Timelines | None = None,
 ) -> CapacityReport:
     """The whole analysis. The load generator's samples come as ``health`` or from ``run_dir``'s
-    ``health.csv`` (absent: the steps' health is not known)."""
+    ``health.csv`` (absent: the steps' health is not known); a rate-stepped run's steps as they ran
+    from ``run_dir``'s ``rate_steps.csv`` unless ``inputs`` has them."""
     if health is None and run_dir is not None:
         health = read_health_csv(run_dir / HEALTH_CSV)
+    if inputs.by_rate and not inputs.rate_steps and run_dir is not None:
+        from bench.analysis.rateplan import read_rate_steps
+
+        inputs = replace(inputs, rate_steps=read_rate_steps(run_dir))
     steps = planned_step_stats(frame, inputs, health)
     return CapacityReport(steps=steps, inputs=inputs, recommendation=recommend(steps, inputs), title=title)
 
@@ -465,7 +545,12 @@ def capacity_report(
 def planned_step_stats(
     frame: pd.DataFrame, inputs: PlanningInputs, health: Timelines | None = None
 ) -> tuple[StepStats, ...]:
-    """``step_stats`` with the run's plan: its SLOs, ramp and clock (the final report and the live lines)."""
+    """``step_stats`` with the run's plan: its SLOs, ramp and clock (the final report and the live lines);
+    a rate-stepped run's by ``ratecapacity.rate_step_stats``."""
+    if inputs.by_rate:
+        from bench.analysis.ratecapacity import rate_step_stats
+
+        return rate_step_stats(frame, inputs, health)
     return step_stats(
         frame,
         inputs.slos,
@@ -477,12 +562,28 @@ def planned_step_stats(
 
 
 def steps_table(steps: Sequence[StepStats]) -> pd.DataFrame:
-    """``capacity.csv``: one row per step."""
+    """``capacity.csv``: one row per step (a rate-stepped run's with its rate columns first)."""
     rows = []
     for s in steps:
+        rate = (
+            {
+                "target_rate_per_s": s.target_rate_per_s,
+                "achieved_rate_per_s": s.achieved_rate_per_s,
+                "effective_latency_p50_ms": s.effective_latency_p50_ms,
+                "effective_latency_p95_ms": s.effective_latency_p95_ms,
+                "effective_latency_p99_ms": s.effective_latency_p99_ms,
+                "late": s.late,
+                "late_rate": s.late_rate,
+                "passed": s.passed,
+                "rate_failures": "; ".join(s.rate_failures),
+            }
+            if s.by_rate
+            else {}
+        )
         rows.append(
             {
                 "step": s.step,
+                **rate,
                 "users": s.users,
                 "count": s.count,
                 "errors": s.errors,
@@ -521,6 +622,8 @@ def planning_inputs(spec: CapacitySpec, started_s: float | None = None) -> Plann
         instance_type=spec.instance_type,
         instance_price=spec.instance_price,
         ramp_s=spec.ramp_s,
+        rates=spec.rates,
+        auto=spec.auto,
     )
 
 

@@ -2,13 +2,10 @@
 
 ``LiveStats.observe(record)`` files each ``RequestRecord`` under its key ``(request_type, name,
 variant)`` and the second it **completed** (``timestamp_s + latency_ms``). What one key saw in one
-second is a ``Tally``: requests, errors by (error_type, error_stage), tokens, and mergeable histograms
-(``bench.live.histogram``) of
-
-- ``latency``: end-to-end latency of successful requests (ms);
-- ``ttfp``: time to first payload part, of every record that measured it (ms);
-- ``gap``: each request's **mean** gap between parts (``itl_mean_ms``): the distribution of
-  per-request means, not of individual gaps (which records do not carry).
+second is a ``Tally`` (``bench.live.tally``): requests, errors by (error_type, error_stage), tokens,
+late requests, and mergeable histograms of latency, TTFP, mean gap, and in the open loop effective
+latency and schedule lag. Open-loop records are also counted by the second they were **sent** in
+(``bench.live.sends``), for the achieved send rate (``sends``).
 
 Seconds older than the window (plus ``lateness_s`` for records that arrive late from workers) are
 folded into one cumulative tally per key and per *cut* (a second registered with ``add_cut``, or the
@@ -33,97 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.collect.record import RequestRecord
-from bench.live.histogram import Histogram
+from bench.live.sends import SendSeconds, SendTally
+from bench.live.tally import METRICS, Tally
 
-METRICS = ("latency", "ttfp", "gap")
-WIRE_VERSION = 1
+__all__ = ["METRICS", "WIRE_VERSION", "LiveQuery", "LiveStats", "SendTally", "Tally", "WindowRow"]
+
+WIRE_VERSION = 2
 _BEFORE_ANY_CUT = -(2**62)
 
 Key = tuple[str, str, str]  # request_type, name, variant ("" when none)
-
-
-class Tally:
-    """What one key observed in one second (or in a folded span of seconds)."""
-
-    __slots__ = ("error_kinds", "errors", "gap", "latency", "requests", "tokens", "ttfp")
-
-    def __init__(self) -> None:
-        self.requests = 0
-        self.errors = 0
-        self.tokens = 0
-        self.latency: Histogram | None = None
-        self.ttfp: Histogram | None = None
-        self.gap: Histogram | None = None
-        self.error_kinds: dict[tuple[str, str], int] | None = None
-
-    def observe(self, record: RequestRecord) -> None:
-        self.requests += 1
-        if record.status == "ok":
-            latency = self.latency
-            if latency is None:
-                latency = self.latency = Histogram()
-            latency.add(record.latency_ms)
-        else:
-            self.errors += 1
-            kinds = self.error_kinds
-            if kinds is None:
-                kinds = self.error_kinds = {}
-            kind = (record.error_type or "Unknown", record.error_stage or "request")
-            kinds[kind] = kinds.get(kind, 0) + 1
-        if record.ttfp_ms is not None:
-            ttfp = self.ttfp
-            if ttfp is None:
-                ttfp = self.ttfp = Histogram()
-            ttfp.add(record.ttfp_ms)
-        if record.itl_mean_ms is not None:
-            gap = self.gap
-            if gap is None:
-                gap = self.gap = Histogram()
-            gap.add(record.itl_mean_ms)
-        if record.tokens:
-            self.tokens += record.tokens
-
-    def merge(self, other: Tally) -> None:
-        """Add ``other`` in (``other`` is left as it was)."""
-        self.requests += other.requests
-        self.errors += other.errors
-        self.tokens += other.tokens
-        for metric in METRICS:
-            theirs: Histogram | None = getattr(other, metric)
-            if theirs is None or theirs.count == 0:
-                continue
-            mine: Histogram | None = getattr(self, metric)
-            if mine is None:
-                mine = Histogram()
-                setattr(self, metric, mine)
-            mine.merge(theirs)
-        if other.error_kinds:
-            kinds = self.error_kinds if self.error_kinds is not None else {}
-            for kind, n in other.error_kinds.items():
-                kinds[kind] = kinds.get(kind, 0) + n
-            self.error_kinds = kinds
-
-    def histogram(self, metric: str) -> Histogram | None:
-        if metric not in METRICS:
-            raise ValueError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
-        found: Histogram | None = getattr(self, metric)
-        return found
-
-    def to_wire(self) -> list[Any]:
-        hists = [None if h is None else h.to_wire() for h in (self.latency, self.ttfp, self.gap)]
-        kinds = [[t, s, n] for (t, s), n in (self.error_kinds or {}).items()]
-        return [self.requests, self.errors, self.tokens, *hists, kinds]
-
-    @classmethod
-    def from_wire(cls, data: list[Any]) -> Tally:
-        requests, errors, tokens, latency, ttfp, gap, kinds = data
-        tally = cls()
-        tally.requests, tally.errors, tally.tokens = int(requests), int(errors), int(tokens)
-        tally.latency = None if latency is None else Histogram.from_wire(latency)
-        tally.ttfp = None if ttfp is None else Histogram.from_wire(ttfp)
-        tally.gap = None if gap is None else Histogram.from_wire(gap)
-        tally.error_kinds = {(str(t), str(s)): int(n) for t, s, n in kinds} or None
-        return tally
 
 
 @dataclass
@@ -154,6 +69,14 @@ class WindowRow:
     latency_ms: tuple[float | None, float | None, float | None]  # p50, p95, p99 (successful requests)
     gap_ms: tuple[float | None, float | None]  # p50, p99 of per-request mean gaps
     error_kinds: tuple[tuple[str, str, int], ...]  # (error_type, error_stage, count), most first
+    # the open loop (None, 0 in closed loop)
+    effective_ms: tuple[float | None, float | None] = (None, None)  # p95, p99 (successful requests)
+    lag_p99_ms: float | None = None  # schedule lag, every request
+    late: int = 0  # requests sent more than LATE_LAG_MS after their intended time
+
+    @property
+    def late_rate(self) -> float | None:
+        return self.late / self.requests if self.requests else None
 
 
 @dataclass(frozen=True)
@@ -175,6 +98,10 @@ class LiveQuery:
     @property
     def tokens(self) -> int:
         return self.tally.tokens
+
+    @property
+    def late(self) -> int:
+        return self.tally.late
 
     @property
     def seconds(self) -> int:
@@ -220,7 +147,9 @@ class LiveStats:
         self.for_export = for_export
         self._pending: dict[tuple[int, str, str, str], Tally] = {}
         self._pending_second = -(2**62)
+        self._pending_sends: dict[int, SendTally] = {}
         self._keys: dict[Key, _KeyStats] = {}
+        self._sends = SendSeconds()
         self._cuts: list[int] = []
         self._newest: int | None = None
         self._oldest: int | None = None
@@ -239,14 +168,21 @@ class LiveStats:
                     self._absorb()
             tally = self._pending[slot] = Tally()
         tally.observe(record)
+        if record.effective_latency_ms is not None:  # the open loop: by the second it was sent in too
+            sent_s = record.timestamp_s
+            sends = self._pending_sends.get(int(sent_s))
+            if sends is None:
+                sends = self._pending_sends[int(sent_s)] = SendTally()
+            sends.add(sent_s)
 
     def export(self) -> dict[str, Any]:
         """What was observed since the last export, as builtins; ``{}`` when nothing was."""
         if not self._pending:
             return {}
         slots = [[s, t, n, v, tally.to_wire()] for (s, t, n, v), tally in self._pending.items()]
-        self._pending = {}
-        return {"v": WIRE_VERSION, "slots": slots}
+        sends = [tally.to_wire(second) for second, tally in self._pending_sends.items()]
+        self._pending, self._pending_sends = {}, {}
+        return {"v": WIRE_VERSION, "slots": slots, "sends": sends}
 
     def merge(self, data: dict[str, Any]) -> None:
         """Add another process's ``export()`` in."""
@@ -257,6 +193,8 @@ class LiveStats:
         self._absorb()
         for second, request_type, name, variant, wire in data["slots"]:
             self._add((str(request_type), str(name), str(variant)), int(second), Tally.from_wire(wire))
+        for second, count, first_s, last_s in data.get("sends", ()):
+            self._add_sends(int(second), SendTally(int(count), float(first_s), float(last_s)))
         self._fold()
 
     def _absorb(self) -> None:
@@ -264,7 +202,14 @@ class LiveStats:
         pending, self._pending = self._pending, {}
         for (second, request_type, name, variant), tally in pending.items():
             self._add((request_type, name, variant), second, tally)
+        sends, self._pending_sends = self._pending_sends, {}
+        for second, send_tally in sends.items():
+            self._add_sends(second, send_tally)
         self._fold()
+
+    def _add_sends(self, second: int, tally: SendTally) -> None:
+        folded = self._folded_through is not None and second <= self._folded_through
+        self._sends.add(second, tally, self._block_of(second) if folded else None)
 
     def _add(self, key: Key, second: int, tally: Tally) -> None:
         stats = self._keys.get(key)
@@ -288,6 +233,7 @@ class LiveStats:
         for stats in self._keys.values():
             for second in [s for s in stats.slots if s < horizon]:
                 stats.fold(self._block_of(second), second, stats.slots.pop(second))
+        self._sends.fold(horizon, self._block_of)
         self._folded_through = horizon - 1
 
     def _block_of(self, second: int) -> int:
@@ -342,8 +288,22 @@ class LiveStats:
                     last = finish if last is None else max(last, finish)
         return LiveQuery(total, first, last)
 
+    def sends(self, *, now_s: float | None = None, since_s: float | None = None) -> SendTally:
+        """The open loop's sends (every key): with ``now_s``, of the last ``window_s`` whole seconds
+        before ``now_s``'s second (the window of ``window``); else since ``since_s`` (exact to the
+        second, as ``query``), or all of them."""
+        if now_s is not None:
+            self._absorb()
+            end = math.floor(now_s)
+            return self._sends.between(end - self.window_s, end)
+        if since_s is not None:
+            self.add_cut(since_s)
+        else:
+            self._absorb()
+        return self._sends.since(_BEFORE_ANY_CUT if since_s is None else math.ceil(since_s))
+
     def quantile(self, metric: str, q: float, **scope: Any) -> float | None:
-        """``query(**scope).quantile(metric, q)``: q in 0..1, metric latency | ttfp | gap (ms)."""
+        """``query(**scope).quantile(metric, q)``: q in 0..1, metric one of ``METRICS`` (ms)."""
         return self.query(**scope).quantile(metric, q)
 
     def count(self, **scope: Any) -> int:
@@ -363,52 +323,72 @@ class LiveStats:
 
     def window(self, now_s: float) -> list[WindowRow]:
         """One row per key over the last ``window_s`` whole seconds before ``now_s``'s second."""
+        start, end, seconds = self._window_bounds(now_s)
+        return [_row(key, self._window_tally([key], start, end), seconds) for key in sorted(self._keys)]
+
+    def window_total(self, now_s: float) -> WindowRow:
+        """Every key together over the window of ``window`` (type, name and variant empty)."""
+        start, end, seconds = self._window_bounds(now_s)
+        return _row(("", "", ""), self._window_tally(list(self._keys), start, end), seconds)
+
+    def _window_bounds(self, now_s: float) -> tuple[int, int, int]:
         self._absorb()
         end = math.floor(now_s)  # the current second is still filling: left out
         start = end - self.window_s
         if self._oldest is not None:
             start = max(start, min(self._oldest, end - 1))
-        seconds = max(end - start, 1)
-        return [self._row(key, start, end, seconds) for key in sorted(self._keys)]
+        return start, end, max(end - start, 1)
 
-    def _row(self, key: Key, start: int, end: int, seconds: int) -> WindowRow:
+    def _window_tally(self, keys: list[Key], start: int, end: int) -> Tally:
         total = Tally()
-        for second, tally in self._keys[key].slots.items():
-            if start <= second < end:
-                total.merge(tally)
-
-        def quantiles(metric: str, qs: tuple[float, ...]) -> tuple[float | None, ...]:
-            histogram = total.histogram(metric)
-            return tuple(None if histogram is None else histogram.quantile(q) for q in qs)
-
-        t50, t95, t99 = quantiles("ttfp", (0.5, 0.95, 0.99))
-        l50, l95, l99 = quantiles("latency", (0.5, 0.95, 0.99))
-        g50, g99 = quantiles("gap", (0.5, 0.99))
-        kinds = sorted((total.error_kinds or {}).items(), key=lambda item: (-item[1], item[0]))
-        return WindowRow(
-            request_type=key[0],
-            name=key[1],
-            variant=key[2],
-            requests=total.requests,
-            errors=total.errors,
-            seconds=seconds,
-            rps=total.requests / seconds,
-            tokens_per_s=total.tokens / seconds,
-            ttfp_ms=(t50, t95, t99),
-            latency_ms=(l50, l95, l99),
-            gap_ms=(g50, g99),
-            error_kinds=tuple((t, s, n) for (t, s), n in kinds),
-        )
+        for key in keys:
+            for second, tally in self._keys[key].slots.items():
+                if start <= second < end:
+                    total.merge(tally)
+        return total
 
     def held(self) -> tuple[int, int]:
-        """(tallies, histogram bins) held: what memory is spent on (for checks on long runs)."""
+        """(tallies, histogram bins) held: what memory is spent on (for checks on long runs); the
+        open loop's send tallies count as tallies."""
         self._absorb()
         tallies = bins = 0
         for stats in self._keys.values():
             for tally in [*stats.slots.values(), *stats.blocks.values()]:
                 tallies += 1
-                bins += sum(h.bins for h in (tally.latency, tally.ttfp, tally.gap) if h is not None)
-        return tallies, bins
+                bins += sum(h.bins for h in tally.histograms())
+        return tallies + len(self._sends), bins
+
+
+def _row(key: Key, total: Tally, seconds: int) -> WindowRow:
+    """The window's row of ``key`` from its merged tally."""
+
+    def quantiles(metric: str, qs: tuple[float, ...]) -> tuple[float | None, ...]:
+        histogram = total.histogram(metric)
+        return tuple(None if histogram is None else histogram.quantile(q) for q in qs)
+
+    t50, t95, t99 = quantiles("ttfp", (0.5, 0.95, 0.99))
+    l50, l95, l99 = quantiles("latency", (0.5, 0.95, 0.99))
+    g50, g99 = quantiles("gap", (0.5, 0.99))
+    e95, e99 = quantiles("effective", (0.95, 0.99))
+    (lag99,) = quantiles("lag", (0.99,))
+    kinds = sorted((total.error_kinds or {}).items(), key=lambda item: (-item[1], item[0]))
+    return WindowRow(
+        request_type=key[0],
+        name=key[1],
+        variant=key[2],
+        requests=total.requests,
+        errors=total.errors,
+        seconds=seconds,
+        rps=total.requests / seconds,
+        tokens_per_s=total.tokens / seconds,
+        ttfp_ms=(t50, t95, t99),
+        latency_ms=(l50, l95, l99),
+        gap_ms=(g50, g99),
+        error_kinds=tuple((t, s, n) for (t, s), n in kinds),
+        effective_ms=(e95, e99),
+        lag_p99_ms=lag99,
+        late=total.late,
+    )
 
 
 def _merge_into(tallies: dict[int, Tally], key: int, tally: Tally) -> None:

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from bench.analysis.gates import OPERATORS, GateResult, GateSpec, abort_result, format_value
 from bench.live.stats import LiveQuery, LiveStats
 
-_LIVE_METRICS = {"latency": "latency", "ttfp": "ttfp", "itl": "gap"}  # ttft is not kept live
+# gate metric -> live histogram (ttft is not kept live)
+_LIVE_METRICS = {
+    "latency": "latency",
+    "ttfp": "ttfp",
+    "itl": "gap",
+    "effective_latency": "effective",
+    "schedule_lag": "lag",
+}
 
 
 @dataclass(frozen=True)
@@ -25,11 +32,18 @@ class LiveVerdict:
 
 
 def live_value(query: LiveQuery, gate: GateSpec) -> tuple[float | None, str]:
-    """The gate's value on ``query`` (None with the reason when there is none)."""
+    """The gate's value on ``query`` (None with the reason when there is none).
+
+    Closed-loop records carry no lag (``bench.live.tally``): there the schedule lag is 0 and the
+    effective latency is the latency, as in the exact gates."""
     if gate.stat is not None:
         metric = _LIVE_METRICS.get(gate.metric)
         if metric is None:
             return None, f"{gate.metric} is not kept live; judged at the end"
+        if metric in ("effective", "lag") and query.count and query.values("lag") == 0:  # closed loop
+            if metric == "lag":
+                return 0.0, ""
+            metric = "latency"
         if query.values(metric) == 0:
             return None, f"no {gate.metric} values yet"
         if gate.stat == "mean":
@@ -43,12 +57,16 @@ def live_value(query: LiveQuery, gate: GateSpec) -> tuple[float | None, str]:
         return float(query.count), ""
     if gate.metric == "errors":
         return float(query.errors), ""
+    if gate.metric == "late":
+        return float(query.late), ""
     if gate.metric == "unfinished":
         return None, "known when the run's drain ends"
     if query.count == 0:
         return None, "no requests yet"
     if gate.metric == "error_rate":
         return query.errors / query.count, ""
+    if gate.metric == "late_rate":
+        return query.late / query.count, ""
     if gate.metric == "rps":
         return query.count / query.seconds, ""
     return query.tokens / query.seconds, ""  # tokens_per_s
@@ -97,7 +115,7 @@ def abort_verdict(stats: LiveStats, gates: Sequence[GateSpec], *, since_s: float
     """For ``--gate-abort``: the first gate that can no longer pass, on everything observed since ``since_s``.
 
     Only gates whose value moves one way can fail for good before the run ends (``GateSpec.can_abort``):
-    ``max(...) <``, ``min(...) >``, ``count <`` and ``errors <``. Their live values are exact (counts,
+    ``max(...) <``, ``min(...) >``, ``count <``, ``errors <`` and ``late <``. Their live values are exact (counts,
     and the exact minimum and maximum each histogram keeps), so an abort never rests on an estimate.
     In a distributed run the master sees the workers' figures as their batches arrive (every 0.5 s).
     """

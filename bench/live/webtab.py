@@ -9,9 +9,16 @@ directory's index page (``/bench/run/``), whose links are clickable.
 
 Two tabs:
 
-- **Inference** (``?tab=inference``): one row per (type, name, variant) over the last 10 s.
+- **Inference** (``?tab=inference``): one row per (type, name, variant) over the last 10 s. An
+  open-loop run (``--arrival-rate``, ``--rates``) adds a first row, ``open loop / all``, with the
+  target rate, the achieved send rate over the last 10 s and over the measured run, and every key's
+  figures together; every row then also has effective latency p95/p99 (next to the service latency),
+  schedule lag p99 and the late requests (lag over 1 ms) of the last 10 s. These columns stay empty in
+  closed loop (the table's columns are fixed when the page loads, and the form may start either).
 - **Inference run** (``?tab=inference-run``): gate verdicts (live; the exact ones once the run has
-  ended), errors by type and stage since the run started, and the run directory's files once it ended.
+  ended), errors by type and stage since the run started, in the open loop its figures over the
+  measured run (``open loop`` rows: target, achieved, lag, late, effective latency, the users available
+  to send), and the run directory's files once it ended.
 
 The start form: Locust's UI posts it to ``/swarm`` (view ``locust.swarm``), which copies custom
 option values into the parsed options and starts the run without checking them.
@@ -36,6 +43,8 @@ from typing import Any, Protocol
 from flask import Flask, Response, abort, request, send_from_directory
 
 from bench.analysis.gates import GateResult, GateSpec
+from bench.config import LATE_LAG_MS, LATE_RATE_LIMIT
+from bench.live.openloop import ArrivalState, OpenLoopFigures, open_loop_figures
 from bench.live.stats import LiveStats, WindowRow
 from bench.live.verdicts import live_verdicts
 
@@ -51,18 +60,26 @@ INFERENCE_COLUMNS = (
     ("variant", "Variant"),
     ("requests", "Requests (10 s)"),
     ("rps", "Req/s"),
+    ("target_rps", "Target req/s"),
+    ("sent_rps", "Sent/s (10 s)"),
+    ("sent_rps_run", "Sent/s (run)"),
     ("ttfp_p50", "TTFP p50 ms"),
     ("ttfp_p95", "TTFP p95 ms"),
     ("ttfp_p99", "TTFP p99 ms"),
     ("latency_p50", "Latency p50 ms"),
     ("latency_p95", "Latency p95 ms"),
     ("latency_p99", "Latency p99 ms"),
+    ("effective_p95", "Eff. latency p95 ms"),
+    ("effective_p99", "Eff. latency p99 ms"),
+    ("lag_p99", "Lag p99 ms"),
+    ("late", "Late (10 s)"),
     ("gap_p50", "Mean gap p50 ms"),
     ("gap_p99", "Mean gap p99 ms"),
     ("tokens_per_s", "Tokens/s"),
     ("errors", "Errors (type/stage: count)"),
 )
 RUN_COLUMNS = (("kind", "Kind"), ("item", "Item"), ("status", "Status"), ("detail", "Detail / link"))
+OPEN_LOOP = "open loop"  # the open-loop row's type, and the kind of its rows in the run tab
 
 
 @dataclass(frozen=True)
@@ -77,21 +94,49 @@ class TabState:
     final_gates: tuple[GateResult, ...] = ()  # exact verdicts, once the run ended
     run_dir: Path | None = None
     ended: bool = False
+    arrival: ArrivalState | None = None  # the open loop; None in closed loop
 
 
 def _ms(value: float | None) -> float | str:
     return "" if value is None else round(value, 1)
 
 
+def _lag_ms(value: float | None) -> float | str:
+    return "" if value is None else round(value, 2)  # sub-millisecond: the late bound is 1 ms
+
+
+def _rate(value: float | None) -> float | str:
+    return "" if value is None else round(value, 1)
+
+
+def _late(late: int, requests: int) -> str:
+    return f"{late} ({late / requests:.1%})" if requests else ""
+
+
 def inference_rows(state: TabState) -> list[dict[str, Any]]:
-    """The Inference tab's rows (keys as in ``INFERENCE_COLUMNS``)."""
-    if state.live is None:
+    """The Inference tab's rows (keys as in ``INFERENCE_COLUMNS``): in the open loop the ``open loop``
+    row first."""
+    live = state.live
+    if live is None:
         return []
-    return [_inference_row(row) for row in state.live.window(state.now_s)]
+    rows = [_inference_row(row, open_loop=state.arrival is not None) for row in live.window(state.now_s)]
+    if state.arrival is None:
+        return rows
+    figures = open_loop_figures(live, state.arrival, now_s=state.now_s)
+    total = _inference_row(live.window_total(state.now_s), open_loop=True)
+    total.update(
+        type=OPEN_LOOP,
+        name="all",
+        target_rps=_rate(figures.target_rate_per_s),
+        sent_rps=_rate(figures.recent_rate_per_s),
+        sent_rps_run=_rate(figures.sent_rate_per_s),
+    )
+    return [total, *rows]
 
 
-def _inference_row(row: WindowRow) -> dict[str, Any]:
+def _inference_row(row: WindowRow, *, open_loop: bool) -> dict[str, Any]:
     streams = row.request_type == "stream"
+    blank = not open_loop
     return {
         "type": row.request_type,
         "name": row.name,
@@ -104,6 +149,13 @@ def _inference_row(row: WindowRow) -> dict[str, Any]:
         "latency_p50": _ms(row.latency_ms[0]),
         "latency_p95": _ms(row.latency_ms[1]),
         "latency_p99": _ms(row.latency_ms[2]),
+        "target_rps": "",
+        "sent_rps": "",
+        "sent_rps_run": "",
+        "effective_p95": "" if blank else _ms(row.effective_ms[0]),
+        "effective_p99": "" if blank else _ms(row.effective_ms[1]),
+        "lag_p99": "" if blank else _lag_ms(row.lag_p99_ms),
+        "late": "" if blank else _late(row.late, row.requests),
         "gap_p50": _ms(row.gap_ms[0]),
         "gap_p99": _ms(row.gap_ms[1]),
         "tokens_per_s": round(row.tokens_per_s, 1) if streams or row.tokens_per_s else "",
@@ -131,6 +183,10 @@ def run_rows(state: TabState, base_url: str) -> list[dict[str, Any]]:
         rows.append(
             {"kind": "gate", "item": verdict.expression, "status": verdict.status, "detail": verdict.detail}
         )
+    if state.live is not None and state.arrival is not None:
+        rows.extend(
+            _open_loop_rows(open_loop_figures(state.live, state.arrival, now_s=state.now_s), state.arrival)
+        )
     if state.live is not None:
         query = state.live.query()
         kinds = sorted(query.error_kinds.items(), key=lambda item: (-item[1], item[0]))
@@ -153,6 +209,92 @@ def run_rows(state: TabState, base_url: str) -> list[dict[str, Any]]:
                 {"kind": "file", "item": name, "status": "written", "detail": f"{base_url}{FILES_PATH}{name}"}
             )
     return rows
+
+
+def _open_loop_rows(figures: OpenLoopFigures, arrival: ArrivalState) -> list[dict[str, Any]]:
+    """The Inference run tab's ``open loop`` rows: the open loop since ``arrival.since_s``."""
+    over = f"over the {arrival.since_label}"
+
+    def row(item: str, status: object, detail: str) -> dict[str, Any]:
+        return {"kind": OPEN_LOOP, "item": item, "status": status, "detail": detail}
+
+    target = figures.target_rate_per_s
+    rows = [
+        row(
+            "target rate",
+            "" if target is None else f"{target:g} req/s",
+            f"{arrival.distribution} arrivals" + ("" if target is not None else ": the next step sets it"),
+        )
+    ]
+    achieved = figures.sent_rate_per_s
+    fraction = figures.achieved_fraction
+    recent = figures.recent_rate_per_s
+    rows.append(
+        row(
+            "achieved send rate",
+            "" if achieved is None else f"{achieved:.1f} req/s",
+            (f"{fraction:.1%} of the target " if fraction is not None else "")
+            + f"{over} ({figures.sent} sends completed); last 10 s: "
+            + ("no sends" if recent is None else f"{recent:.1f} req/s"),
+        )
+    )
+    lag = figures.lag_p99_ms
+    rows.append(
+        row(
+            "schedule lag p99",
+            "" if lag is None else f"{lag:.2f} ms",
+            f"actual minus intended send, {over}",
+        )
+    )
+    late_rate = figures.late_rate
+    rows.append(
+        row(
+            "late",
+            "" if late_rate is None else f"{figures.late} ({late_rate:.2%})",
+            f"sent more than {LATE_LAG_MS:g} ms after their intended time, {over}; "
+            + (
+                f"over {LATE_RATE_LIMIT:.0%}: the run did not offer the load asked for (not valid)"
+                if figures.too_late
+                else f"over {LATE_RATE_LIMIT:.0%} makes the run not valid"
+            ),
+        )
+    )
+    e95, e99 = figures.effective_ms
+    l95, l99 = figures.latency_ms
+    rows.append(
+        row(
+            "effective latency p95 / p99",
+            "" if e95 is None else f"{e95:.1f} / {_text_ms(e99)} ms",
+            "from the intended send (coordinated-omission corrected); service latency p95 / p99 "
+            + ("not measured yet" if l95 is None else f"{l95:.1f} / {_text_ms(l99)} ms")
+            + f", {over}",
+        )
+    )
+    rows.append(row("users", _users_status(arrival.users), _users_detail(figures)))
+    if arrival.warning:
+        rows.append(row("timers", "coarse", arrival.warning))
+    return rows
+
+
+def _text_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _users_status(users: int | None) -> str:
+    return "" if users is None else f"{users} available to send"
+
+
+def _users_detail(figures: OpenLoopFigures) -> str:
+    """What the users are in the open loop, and what Little's law says the run needs."""
+    text = "the most requests in flight at once (-u; the start form's Number of users)"
+    mean, advised = figures.in_flight(), figures.users_advised()
+    if mean is None or advised is None or figures.latency_mean_ms is None:
+        return text
+    rate = figures.target_rate_per_s or figures.sent_rate_per_s or 0.0
+    return (
+        f"{text}; Little's law: {rate:g} req/s x {figures.latency_mean_ms:.1f} ms mean latency keeps "
+        f"about {mean:.1f} in flight, {advised} users send on time"
+    )
 
 
 def extended_stats(state: TabState, base_url: str) -> list[dict[str, Any]]:

@@ -1,4 +1,8 @@
-"""The capacity report files: ``capacity.csv``, ``capacity.json`` and the self-contained ``report.html``."""
+"""The capacity report files: ``capacity.csv``, ``capacity.json`` and the self-contained ``report.html``.
+
+``capacity.json`` says which loop the run was (``loop``: ``closed`` for ``--steps``, ``open`` for
+``--rates``) and what its figures rest on (``note``), then the recommendation, the inputs and the steps.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +25,15 @@ def write_capacity_files(run_dir: Path, report: CapacityReport, *, endpoint: str
     from bench.report.html import render_capacity_html
 
     steps_table(report.steps).to_csv(run_dir / CAPACITY_CSV, index=False, float_format="%.4f")
+    rec = report.recommendation
     document = {
-        "recommendation": _clean(asdict(report.recommendation)),
+        # closed: steps of users (--steps), whose figures overstate open traffic; open: steps of arrival
+        # rate (--rates), an SLO on latency judged on the effective latency
+        "loop": rec.loop,
+        "note": rec.note,
+        "recommendation": _clean(asdict(rec)),
         "inputs": _clean(asdict(report.inputs)),
-        "steps": [_clean(asdict(s)) for s in report.steps],
+        "steps": [_clean({**asdict(s), "passed": s.passed}) for s in report.steps],
     }
     (run_dir / CAPACITY_JSON).write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     generated = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())

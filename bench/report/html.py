@@ -2,6 +2,9 @@
 
 ``render_capacity_html`` turns a ``CapacityReport`` into the page a capacity planner hands on: the
 recommendation, the key figures, four charts, the per-step table and how every number is computed.
+A rate-stepped run (``--rates``) gets its own cards, charts, table and definitions (``bench.report.ratehtml``:
+effective latency against arrival rate, achieved against target); a closed-loop run's page says that
+its figures overstate what open (arrival-rate) traffic gets.
 Every string from the user or the data is escaped with ``html.escape(..., quote=True)``.
 """
 
@@ -52,6 +55,13 @@ def render_capacity_html(
 ) -> str:
     """The whole page, as one string of HTML5."""
     title = report.title or f"Capacity report: {endpoint}"
+    if report.inputs.by_rate or any(s.by_rate for s in report.steps):
+        from bench.report import ratehtml
+
+        cards, charts = ratehtml.cards(report), ratehtml.charts(report)
+        table, method = ratehtml.table(report), ratehtml.method(report)
+    else:
+        cards, charts, table, method = _cards(report), _charts(report), _table(report), _method(report)
     return "\n".join(
         [
             "<!DOCTYPE html>",
@@ -61,8 +71,8 @@ def render_capacity_html(
             f"<header><h1>{_e(title)}</h1>",
             f'<p class="sub">Endpoint <code>{_e(endpoint)}</code> · run <code>{_e(run_dir_name)}</code></p>',
             f'</header><p class="{_callout_class(report)}">{_e(report.recommendation.text)}</p>',
-            _cards(report),
-            f"<h2>Charts</h2>{_charts(report)}<h2>Steps</h2>{_table(report)}{_method(report)}",
+            cards,
+            f"<h2>Charts</h2>{charts}<h2>Steps</h2>{table}{method}",
             f"<footer><p>Generated {_e(generated_at)} from run directory <code>{_e(run_dir_name)}</code>"
             " by sagemaker-bench.</p></footer>",
             "</body></html>",
@@ -116,13 +126,13 @@ def _callout_class(report: CapacityReport) -> str:
     return "callout invalid" if rec.invalid_steps else "callout"
 
 
-def _missing_cost(report: CapacityReport) -> str:
+def _missing_cost(report: CapacityReport, no_point: str = NO_POINT) -> str:
     """Why there is no fleet cost: what is missing, never an option that was given."""
     rec, inputs = report.recommendation, report.inputs
     if not report.steps:
         return NO_STEPS
     if rec.sustainable_rps is None:
-        return NO_POINT
+        return no_point
     if rec.price_missing is not None:
         return rec.price_missing
     no_price = rec.price_per_hour is None
@@ -138,7 +148,7 @@ def _lower_bound(report: CapacityReport) -> bool:
 
 
 def _cards(report: CapacityReport) -> str:
-    rec, inputs = report.recommendation, report.inputs
+    rec = report.recommendation
     no_point = NO_POINT if report.steps else NO_STEPS
     at = _unless(
         rec.sustainable_step, f"step {rec.sustainable_step}, {rec.sustainable_users} users", no_point
@@ -148,10 +158,6 @@ def _cards(report: CapacityReport) -> str:
     at += "; at least: the endpoint did not saturate" if bound else ""
     stream = [f"TTFP p95 {_num(rec.ttfp_p95_ms, ' ms')}"] if rec.ttfp_p95_ms is not None else []
     stream += [f"{_num(rec.tokens_per_s)} tokens/s"] if rec.tokens_per_s is not None else []
-    target = f"for {_num(inputs.target_rps)} req/s with {inputs.headroom:.0%} headroom"
-    target = ("at most, " if bound else "") + target
-    no_target = _unless(rec.sustainable_rps, "pass --target-rps", no_point)
-    each = f"{rec.instances} {TIMES} {_money(rec.price_per_hour, '/h', exact=True)}"
     knee = f"step {rec.saturation_step}"
     knee += ": rests on an INVALID step" if rec.saturation_valid is False else ""
     not_reached = (
@@ -171,6 +177,22 @@ def _cards(report: CapacityReport) -> str:
             _count(rec.saturation_users, " users"),
             _unless(rec.saturation_step, knee, not_reached),
         ),
+    ]
+    return _card_section(cards + fleet_cards(report, bound=bound, no_point=no_point))
+
+
+def _card_section(cards: Sequence[tuple[str, str, str]]) -> str:
+    return f'<section class="cards">{"".join(_card(*card) for card in cards)}</section>'
+
+
+def fleet_cards(report: CapacityReport, *, bound: bool, no_point: str) -> list[tuple[str, str, str]]:
+    """Instances, autoscaling target, fleet cost, cost per million and price: (label, value, note)."""
+    rec, inputs = report.recommendation, report.inputs
+    target = f"for {_num(inputs.target_rps)} req/s with {inputs.headroom:.0%} headroom"
+    target = ("at most, " if bound else "") + target
+    no_target = _unless(rec.sustainable_rps, "pass --target-rps", no_point)
+    each = f"{rec.instances} {TIMES} {_money(rec.price_per_hour, '/h', exact=True)}"
+    return [
         ("Instances for the target", _count(rec.instances), _unless(rec.instances, target, no_target)),
         (
             "Autoscaling target",
@@ -180,12 +202,14 @@ def _cards(report: CapacityReport) -> str:
         (
             "Fleet cost",
             _money(rec.fleet_cost_per_hour, "/h"),
-            _unless(rec.fleet_cost_per_hour, each, _missing_cost(report)),
+            _unless(rec.fleet_cost_per_hour, each, _missing_cost(report, no_point)),
         ),
         (
             "Cost per million inferences",
             _money(rec.cost_per_million),
-            _unless(rec.cost_per_million, f"at {_num(inputs.target_rps)} req/s", _missing_cost(report)),
+            _unless(
+                rec.cost_per_million, f"at {_num(inputs.target_rps)} req/s", _missing_cost(report, no_point)
+            ),
         ),
         (
             "Instance price",
@@ -195,7 +219,6 @@ def _cards(report: CapacityReport) -> str:
             else rec.price_missing or "pass --instance-type or --instance-price",
         ),
     ]
-    return f'<section class="cards">{"".join(_card(*card) for card in cards)}</section>'
 
 
 def _slo_lines(inputs: PlanningInputs, metric: str, scale: float = 1.0) -> list[HLine]:
@@ -381,6 +404,10 @@ def _method(report: CapacityReport) -> str:
         f"sustainable req/s {x} 60 {x} safety factor (AWS's load-testing guidance uses 0.5).",
         f"Cost: instances {x} price per hour; per million inferences: fleet cost per hour ÷ "
         f"(target req/s {x} 3600) {x} 1,000,000.",
+        "Closed loop (--steps): each user waits for its response before it sends the next request, so the "
+        "endpoint is never offered more than it serves and its queue never grows: these figures overstate "
+        "what open (arrival-rate) traffic gets, whose latency at the same rate is higher. Plan with --rates "
+        "(arrival rate per step, latency from the intended send time).",
     ]
     slos = ", ".join(f"<code>{_e(s.expression)}</code>" for s in inputs.slos) or "none"
     price = (

@@ -127,3 +127,82 @@ def test_reset_stats_starts_the_live_figures_over_and_keeps_every_record(tmp_pat
     assert after < before / 4, (before, after)
     rows = len(read_requests(only_run_dir(reports)))
     assert rows > before  # the file has every record, from before the reset too
+
+
+OPEN_LOOP_DRIVER = ROOT / "tests" / "e2e" / "openloop_tab_browser.py"
+RATE, USERS, SENDING_S = 40, 8, 12
+
+
+@skip_without_browser()
+def test_an_arrival_rate_typed_in_the_form_shows_achieved_against_target_in_the_tab(tmp_path: Path) -> None:
+    """One bounded open-loop run from the start form (Arrival Rate 40, constant, 8 users, about 12 s of
+    sends): the rendered Inference tab's open-loop row reads the target and the achieved rate."""
+    require_browser()
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    reports = tmp_path / "reports"
+    locust = start_locust(
+        "--web-host", "127.0.0.1", "--web-port", str(port), "--report-dir", str(reports), "TritonUser",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_for_web_ui(url, locust, timeout_s=15)
+        driven = subprocess.run(
+            [sys.executable, str(OPEN_LOOP_DRIVER), url, str(RATE), str(USERS), str(SENDING_S), str(tmp_path),
+             str(CHROMIUM)],
+            capture_output=True, text=True, timeout=SENDING_S + 60, check=False, cwd=ROOT,
+        )  # fmt: skip
+        seen = json.loads(driven.stdout) if driven.returncode == 0 else {}
+        run_dir = wait_until(lambda: _ended_run_dir(reports), 30.0, 0.5, what="the run's reports")
+    finally:
+        locust.terminate()
+        try:
+            output, _ = locust.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            locust.kill()
+            output, _ = locust.communicate()
+    assert driven.returncode == 0, driven.stderr[-3000:]
+    print(f"\nscreenshot: {seen.get('screenshot')}")
+    form = seen["form"]
+    assert form["arrival_options"] == ["poisson", "constant"]  # a drop-down, poisson by default
+    assert form["arrival_default"] == "poisson"
+    assert "Number of users is then the users available to send: the most requests in flight" in form["text"]
+    found = seen["open_loop"]
+    assert found["found"], f"no open-loop row with sends in the Inference tab: {found}\n{output[-2000:]}"
+    row = found["row"]
+    print(f"open loop row: {row}")
+    assert row["Name"] == "all"
+    assert float(row["Target req/s"]) == RATE
+    # constant arrivals, few users busy at 40 req/s: the achieved rate is the target's, in both windows
+    assert abs(float(row["Sent/s (10 s)"]) / RATE - 1) < 0.05, row
+    assert abs(float(row["Sent/s (run)"]) / RATE - 1) < 0.05, row
+    assert float(row["Requests (10 s)"]) > 0.8 * 10 * RATE
+    assert float(row["Eff. latency p99 ms"]) >= float(row["Latency p99 ms"]) * 0.98  # effective >= service
+    assert float(row["Lag p99 ms"]) >= 0
+    late, share = row["Late (10 s)"].split()  # "3 (0.8%)"
+    assert int(late) >= 0
+    assert (share[0], share[-2:]) == ("(", "%)")
+    per_key = [r for r in found["rows"] if r[:2] == ["invoke", "demo-triton"]]
+    assert per_key, found["rows"]
+    run_rows = {r["Item"]: r for r in seen["run_rows"] if r.get("Kind") == "open loop"}
+    assert run_rows["target rate"]["Status"] == f"{RATE} req/s"
+    assert run_rows["target rate"]["Detail / link"] == "constant arrivals"
+    assert run_rows["users"]["Status"] == f"{USERS} available to send"
+    assert run_rows["achieved send rate"]["Status"].endswith(" req/s")
+    line = f"bench: open loop from the start form: {RATE} req/s, constant arrivals (seed 0); {USERS} users"
+    assert line in output
+    # the run the form started was open loop: its file has the lag, run.json the rate
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["arrival"]["rate_per_s"] == RATE
+    assert info["arrival"]["sent"] >= 0.8 * SENDING_S * RATE
+    lags = [float(r["schedule_lag_ms"]) for r in read_requests(run_dir)]
+    assert len(lags) >= 0.8 * SENDING_S * RATE
+    assert sum(lag > 0 for lag in lags) > 0.9 * len(lags)  # sent on a schedule: closed loop has lag 0
+
+
+def _ended_run_dir(reports: Path) -> Path | None:
+    """The one run directory once its reports are written (``summary.csv``), else None."""
+    if not reports.is_dir() or not any(p.is_dir() for p in reports.iterdir()):
+        return None
+    run_dir = only_run_dir(reports)
+    return run_dir if (run_dir / "summary.csv").is_file() else None

@@ -278,7 +278,7 @@ def test_each_step_is_judged_on_the_load_generators_samples_of_its_window() -> N
     assert rec.saturation_valid is True  # 4 -> 8 users: both steps valid
     assert rec.sustainable_step == 3  # 8 users, p95 40 ms
     assert rec.sustainable_valid is True
-    assert rec.text.endswith("Step 4 INVALID: the load generator was not healthy.")
+    assert rec.text.endswith(f"Step 4 INVALID: the load generator was not healthy. {rec.note}")
     table = steps_table(report.steps)
     assert table["valid"].tolist() == [True, True, True, False]
     assert table["invalid_reasons"].tolist()[3] == "load generator CPU p95 97% of a core (limit 90%)"
@@ -360,3 +360,26 @@ def test_one_instance_is_singular_and_an_unknown_type_has_no_price() -> None:
     priced = recommend(STEPS, PlanningInputs(target_rps=100, instance_type="ml.xyz", instance_price=1.0))
     assert priced.price_missing is None
     assert "no price" not in priced.text
+
+
+def test_a_closed_loop_plan_says_it_overstates_open_traffic_and_to_plan_with_rates(tmp_path: Path) -> None:
+    rec = recommend(STEPS, PlanningInputs(slos=parse_gates(("p95(latency)<30ms",))))
+    assert rec.loop == "closed"
+    assert rec.note == (
+        "Closed loop: each user waited for its response before sending again, so these figures overstate "
+        "what open (arrival-rate) traffic gets (at the same rate its latency is higher); plan with --rates "
+        "(e.g. --rates auto:200)."  # the highest throughput measured, 199 req/s, rounded up
+    )
+    assert rec.text.endswith(rec.note)
+    failing = recommend((_step(1, 1, 876.0, 50, 60, ok=False),), PlanningInputs())
+    assert failing.text.endswith("plan with --rates (e.g. --rates auto:880).")
+    assert recommend((), PlanningInputs()).note.endswith("plan with --rates.")
+    report = capacity_report(_closed_loop(), PlanningInputs(ramp_s=2.0, **CLOCK))
+    write_capacity_files(tmp_path, report, endpoint="ep")
+    document = json.loads((tmp_path / "capacity.json").read_text())
+    assert document["loop"] == "closed"
+    assert document["note"] == report.recommendation.note
+    assert document["recommendation"]["note"].startswith("Closed loop: each user waited")
+    page = (tmp_path / "report.html").read_text()
+    assert "these figures overstate what open (arrival-rate) traffic gets" in page
+    assert "Plan with --rates" in page

@@ -17,6 +17,7 @@ import pytest
 from bench.analysis.capacity import (
     CapacityReport,
     PlanningInputs,
+    RateStep,
     StepStats,
     capacity_report,
     recommend,
@@ -30,6 +31,7 @@ from bench.report.html import (
     TTFP_TITLE,
     render_capacity_html,
 )
+from bench.report.ratehtml import ACHIEVED_TITLE, EFFECTIVE_TITLE, LATE_TITLE
 from bench.report.svg import Bar, HLine, Marker, Series, bar_chart, label_box, line_chart, nice_ticks
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -505,3 +507,66 @@ def test_without_saturation_the_cards_say_at_least() -> None:
     )
     assert _card_note(page, "Instances for the target").startswith("at most, for 800 req/s")
     assert "sustains at least 182 req/s (the endpoint did not saturate)" in page
+
+
+# ---- a rate-stepped (open-loop) run -------------------------------------------------------------------
+
+RATE_T0, RATE_STEP_S = 5000.0, 4.0
+RATE_INPUTS = PlanningInputs(
+    slos=parse_gates(("p95(latency)<20ms", "p99(effective_latency)<40ms", "error_rate<1%")),
+    target_rps=2000.0,
+    instance_type="ml.g5.xlarge",
+    ramp_s=1.0,
+    step_duration_s=RATE_STEP_S,
+    started_s=RATE_T0,
+    rates=(200.0, 400.0, 800.0),
+    rate_steps=tuple(
+        RateStep(k, rate, RATE_T0 + (k - 1) * (RATE_STEP_S + 0.2))
+        for k, rate in enumerate((200.0, 400.0, 800.0), 1)
+    ),
+)
+
+
+def _open_frame() -> pd.DataFrame:
+    """Poisson arrivals per step against ~900 req/s of capacity: at 800 req/s the queue adds 30 ms."""
+    rng = np.random.default_rng(11)
+    rows: list[dict[str, object]] = []
+    for step in RATE_INPUTS.rate_steps:
+        t = step.started_s
+        while (t := t + float(rng.exponential(1 / step.target_rate_per_s))) < step.started_s + RATE_STEP_S:
+            service = 8.0 * float(rng.lognormal(0.0, 0.3)) + (30.0 if step.target_rate_per_s > 500 else 0.0)
+            lag = 2.0 if rng.random() < 0.002 else 0.1
+            rows.append(
+                {"timestamp_s": t + lag / 1000, "end_s": t + (lag + service) / 1000, "users": 100.0, "status": "ok",
+                 "latency_ms": service, "effective_latency_ms": service + lag, "schedule_lag_ms": lag,
+                 "ttfp_ms": NAN, "tokens": NAN, "step": NAN}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_a_rate_stepped_report_plots_effective_latency_and_achieved_against_the_target() -> None:
+    report = capacity_report(_open_frame(), RATE_INPUTS)
+    rec = report.recommendation
+    assert (rec.loop, rec.sustainable_rps, rec.failing_rate_per_s) == ("open", 400.0, 800.0)
+    page = _render(report)
+    titles = [svg.findtext(f"{SVG}title") for svg in _svgs(page)]  # every SVG well-formed
+    assert titles == [EFFECTIVE_TITLE, ACHIEVED_TITLE, LATE_TITLE, ERRORS_TITLE]
+    assert THROUGHPUT_TITLE not in page
+    effective = _chart(page, EFFECTIVE_TITLE)
+    assert _slo_labels(effective) == ["p95(latency)<20ms", "p99(effective_latency)<40ms"]
+    assert "sustainable: 400 req/s" in [t.text for t in effective.iter(f"{SVG}text")]
+    assert [t.text for t in effective.iter(f"{SVG}text") if t.text == "failed"] == ["failed"]  # the 800 step
+    achieved = _chart(page, ACHIEVED_TITLE)
+    legend = [t.text for t in achieved.iter(f"{SVG}text")]
+    assert {"target", "achieved", "completed"} <= set(legend)
+    late = [t.text for t in _chart(page, LATE_TITLE).iter(f"{SVG}text")]
+    assert "limit 1%: above the chart" in late  # 0.2% late: the limit is listed, not drawn
+    for header in ("target req/s", "achieved req/s", "effective p95 ms", "service p95 ms", "late"):
+        assert f"<th>{header}</th>" in page
+    assert "Sustainable arrival rate per instance" in page
+    assert "Lowest failing rate" in page
+    assert "Saturation concurrency" not in page
+    assert "judged on the effective latency" in page
+    assert escape(rec.text, quote=True) in page
+    assert rec.instances == 7  # ceil(2000 x 1.3 / 400)
+    assert "$9.86/h" in page  # 7 x $1.408/h

@@ -7,9 +7,11 @@ Locust's Flask app is driven with its test client (it never listens); the runner
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import locust
 import pytest
 from locust.web import WebUI
 from plugin_support import Local, LocalFactory, emulator_args, parse_options, wait_until
@@ -18,10 +20,15 @@ from werkzeug.datastructures import MultiDict
 from bench.config import RunConfig
 from bench.emulator.process import EmulatorProcess
 from bench.errors import ConfigError
+from bench.live.webtab import INFERENCE_TAB, OPEN_LOOP, RUN_TAB
+from bench.options import option_values, run_config_from_options
 from bench.plugin.session import Session
+from bench.plugin.setup import add_harness_options
 from bench.plugin.webui import (
+    FORM_HELP,
     LOCAL_WEB_HOST,
     WebUIPart,
+    form_extra_options,
     form_options,
     host_label,
     listen_locally_by_default,
@@ -208,3 +215,122 @@ def test_web_host_given() -> None:
     assert not web_host_given(["-f", "x.py", "--web-host-display-name", "n"], {})
     assert web_host_given(["--web-host=::1"], {})
     assert web_host_given([], {"LOCUST_WEB_HOST": "0.0.0.0"})
+
+
+@pytest.fixture
+def harness_options() -> Iterator[None]:
+    """The harness's options on Locust's own parser, as ``install()`` adds them (the form is made of it)."""
+    locust.events.init_command_line_parser.add_listener(add_harness_options)
+    yield
+    locust.events.init_command_line_parser.remove_listener(add_harness_options)
+
+
+def test_the_form_has_the_arrival_rate_and_process_with_the_open_loops_help(
+    ui: tuple[Local, Session, WebUI], harness_options: None
+) -> None:
+    process, _, web_ui = ui
+    process.environment.parsed_options.stats_history_enabled = False  # read by Locust's template
+    page = web_ui.app.test_client().get("/").get_data(as_text=True)  # Locust remakes the form's options
+    extra = web_ui.template_args["extra_options"]
+    rate, spacing = extra["arrival_rate"], extra["arrival"]
+    assert rate["default_value"] is None  # empty: closed loop
+    assert rate["choices"] is None
+    assert rate["help_text"] == FORM_HELP["arrival_rate"]
+    assert (
+        "Number of users is then the users available to send: the most requests in flight"
+        in rate["help_text"]
+    )
+    assert (spacing["default_value"], spacing["choices"]) == (
+        "poisson",
+        ["poisson", "constant"],
+    )  # a drop-down
+    assert extra["stream_format"]["choices"][:2] == ["auto", "ndjson"]
+    assert '"arrival_rate"' in page
+    assert FORM_HELP["arrival_rate"] in page
+    assert '"constant"' in page
+
+
+def test_form_extra_options_keep_a_value_that_is_none_of_the_choices_editable() -> None:
+    shown = form_extra_options(
+        {
+            "arrival": {"default_value": "bursty", "choices": None, "help_text": "h"},
+            "endpoint": {"default_value": "x", "choices": None, "help_text": "e"},
+        }
+    )
+    assert shown["arrival"]["choices"] is None  # a text field showing the odd value, refused at Start
+    assert shown["endpoint"] == {"default_value": "x", "choices": None, "help_text": "e"}
+
+
+@pytest.mark.parametrize("rate", ["fast", "0", "-5", "inf", "nan", "1e999"])
+def test_a_bad_arrival_rate_in_the_form_is_refused_with_its_one_line(
+    ui: tuple[Local, Session, WebUI], rate: str
+) -> None:
+    process, session, web_ui = ui
+    before = dict(vars(process.environment.parsed_options))
+    response = web_ui.app.test_client().post("/swarm", data=_form(arrival_rate=rate, arrival="poisson"))
+    body = response.get_json()
+    assert response.status_code == 200
+    assert body == {
+        "success": False,
+        "message": f"--arrival-rate {rate!r}: give requests per second as a positive number, e.g. 200",
+    }
+    assert vars(process.environment.parsed_options) == before
+    assert process.runner.state == "ready"
+    assert session.run is None
+
+
+def test_a_bad_arrival_process_in_the_form_is_refused(ui: tuple[Local, Session, WebUI]) -> None:
+    _, session, web_ui = ui
+    body = web_ui.app.test_client().post("/swarm", data=_form(arrival_rate="20", arrival="bursty")).get_json()
+    assert body["success"] is False
+    assert body["message"].startswith("--arrival: 'bursty' is not one of poisson, constant"), body
+    assert session.run is None
+
+
+def test_an_arrival_rate_typed_in_the_form_runs_the_open_loop_and_the_tab_shows_it(
+    ui: tuple[Local, Session, WebUI], capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, session, web_ui = ui
+    client = web_ui.app.test_client()
+    form = _form(arrival_rate="40", arrival="constant", user_count="4", spawn_rate="4")
+    assert client.post("/swarm", data=form).get_json()["success"] is True
+    # the parts' test_start handlers yield (run.json's git sha): the arrivals part's comes after the run's
+    run = wait_until(lambda: session.run if session.run and session.run.arrival else None, 10.0, what="a run")
+    assert run.config.arrival is not None
+    assert (run.config.arrival.rate_per_s, run.config.arrival.distribution) == (40.0, "constant")
+    assert run.arrival is not None
+    assert (run.arrival["rate_per_s"], run.arrival["distribution"]) == (40.0, "constant")
+    line = "bench: open loop from the start form: 40 req/s, constant arrivals (seed 0); 4 users available "
+    assert (
+        line + "to send (the form's Number of users: the most requests in flight)" in capsys.readouterr().out
+    )
+    # 40 req/s on a schedule (1 user in flight at a time is plenty for the emulator's few ms)
+    wait_until(lambda: run.live.sends().count >= 100, 15.0, what="100 sends")
+    state = WebUIPart(session).tab_state()
+    assert state.arrival is not None
+    assert (state.arrival.target_rate_per_s, state.arrival.users) == (40.0, 4)
+    assert state.arrival.since_s == run.measured_from_s
+    body = client.get("/stats/requests").get_json()
+    rows = next(e["data"] for e in body["extended_stats"] if e["key"] == INFERENCE_TAB)
+    first = rows[0]
+    assert (first["type"], first["name"], first["target_rps"]) == (OPEN_LOOP, "all", 40.0)
+    assert first["sent_rps"] == pytest.approx(40.0, rel=0.05)
+    assert first["sent_rps_run"] == pytest.approx(40.0, rel=0.05)
+    assert first["lag_p99"] != ""
+    run_rows = next(e["data"] for e in body["extended_stats"] if e["key"] == RUN_TAB)
+    users = next(r for r in run_rows if r["kind"] == OPEN_LOOP and r["item"] == "users")
+    assert users["status"] == "4 available to send"
+    process.runner.stop()
+    wait_until(lambda: run.ended, 20.0, what="the run's end")
+    assert run.arrival["sent"] >= 100
+
+
+def test_an_emptied_arrival_rate_is_the_closed_loop_again() -> None:
+    """Locust keeps a typed rate in the options (a string once set): the form's empty field clears it."""
+    options = parse_options("--arrival-rate", "80", "--arrival", "constant")
+    typed = run_config_from_options(option_values(form_options(options, MultiDict([("arrival_rate", "25")]))))
+    assert typed.arrival is not None
+    assert (typed.arrival.rate_per_s, typed.arrival.distribution) == (25.0, "constant")
+    emptied = form_options(options, MultiDict([("arrival_rate", ""), ("arrival", "poisson")]))
+    assert emptied.arrival_rate == ""
+    assert run_config_from_options(option_values(emptied)).arrival is None
