@@ -7,6 +7,7 @@
     bench gate    RUN_DIR [--gate EXPR ...] [--warmup DURATION] [--write]
     bench compare BASELINE_DIR CANDIDATE_DIR [--max-regression 10%] [--out DIR]
     bench selfbench [--quick] [--seconds S] [--users N] [--out DIR] [--report-rows N] [--report-only]
+                    [--open-loop-steps N] [--open-loop-arrival {poisson,constant}]
 
 Exit codes: 0 ok; 1 the endpoint answered with an error (invoke); 2 bad configuration or usage;
 3 a gate failed (gate, report) or a significant regression (compare).
@@ -139,6 +140,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     selfbench.add_argument(
         "--report-only", action="store_true", help="measure only the report read (bench report on N rows)"
+    )
+    selfbench.add_argument(
+        "--open-loop-steps",
+        type=int,
+        default=8,
+        metavar="N",
+        help="trials of the open-loop rate search per transport, each a window of --seconds/5 "
+        "(1 to 3 s) in one process (default 8; --quick: at most 3; 0: skip the open loop)",
+    )
+    selfbench.add_argument(
+        "--open-loop-arrival",
+        choices=("poisson", "constant"),
+        default="poisson",
+        help="arrivals of the open-loop search (default poisson)",
     )
     return parser
 
@@ -334,6 +349,7 @@ def _selfbench(args: argparse.Namespace) -> int:
         run_report_read,
     )
     from bench.selfbench import format_table, run_selfbench
+    from bench.selfbench_openloop import OPEN_LOOP_CSV, OpenLoopResult, format_open_loop, run_open_loop
 
     seconds, users = (2.0, 4) if args.quick else (args.seconds, args.users)
     if seconds <= 0 or users < 1:
@@ -345,15 +361,26 @@ def _selfbench(args: argparse.Namespace) -> int:
         raise ConfigError(
             "--report-rows must be positive (0 skips the report read, but not with --report-only)"
         )
+    if args.open_loop_steps < 0:
+        raise ConfigError("--open-loop-steps must be 0 (skip the open loop) or more")
     written = []
+    open_loop: list[OpenLoopResult] = []
     if not args.report_only:
         rows = run_selfbench(args.out, seconds=seconds, users=users, quick=args.quick, trials=args.trials)
         written.append(args.out / "selfbench.csv")
+        if args.open_loop_steps:
+            open_loop = run_open_loop(
+                args.out, rows, seconds=seconds, users=users, steps=args.open_loop_steps,
+                arrival=args.open_loop_arrival, quick=args.quick,
+            )  # fmt: skip
+            written.append(args.out / OPEN_LOOP_CSV)
     report = run_report_read(args.out, rows=report_rows) if report_rows else None
     if not args.report_only:
         if args.quick:
             print("bench: --quick: one 2-second window per variant with 4 users (not a measurement)")
         print(format_table(rows))
+        if open_loop:
+            print("\n" + format_open_loop(open_loop))
     if report is not None:
         print(("" if args.report_only else "\n") + format_report_read(report))
         written.append(args.out / REPORT_CSV)

@@ -39,6 +39,11 @@ the same for every variant).
                   wall and CPU seconds, rows/s and that peak against the targets (10 million rows in at
                   most 30 s and 1,500 MB), in ``report-read.csv`` beside ``selfbench.csv``. The scratch
                   directory (about 2.2 GB for 10 million rows) is deleted afterwards.
+
+    open loop     (bench.selfbench_openloop) per transport, the highest ``--arrival-rate`` one process
+                  holds (sends within 1% of its schedule, schedule lag p99 under 1 ms), found by a
+                  bounded search in one Locust process (``--open-loop-steps``), and its requests per
+                  CPU-second against the closed loop's; ``selfbench-openloop.csv`` beside this one.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ INGEST_TARGET_PER_S = 50_000.0  # issue #8: the master keeps up with at least 50
 INGEST_RECORDS, INGEST_RECORDS_QUICK = 200_000, 20_000
 INGEST_WORKERS = 4
 INGEST_BATCH_ROWS = 2_500  # a worker's half-second batch (SHIP_INTERVAL_S) at 5,000 requests/s
+CONFIG_FILE = "selfbench.toml"
 CONFIG = """
 [[endpoint]]
 name = "bench-fast"
@@ -155,33 +161,12 @@ def run_selfbench(
 ) -> list[Measurement]:
     """Measure every variant and the master's ingest; write ``selfbench.csv`` into ``out_dir``; the rows."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    request = build_requests(
-        PayloadSpec(
-            inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")),
-            synthetic_variants=1,
-        )
-    )[0]
     warmup_s = 0.5 if quick else min(3.0, max(1.0, seconds / 2))
     results = []
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
-        config = scratch / "selfbench.toml"
-        config.write_text(CONFIG, encoding="utf-8")
-        body = scratch / "body.bin"
-        body.write_bytes(request.body)
-        env = {
-            **os.environ,
-            "BENCH_SELFBENCH_BODY": str(body),
-            "BENCH_SELFBENCH_CONTENT_TYPE": request.content_type,
-        }
-        # Every variant signs its requests (SigV4 with example credentials), as it would against AWS.
-        env.update(
-            AWS_EC2_METADATA_DISABLED="true",
-            AWS_ACCESS_KEY_ID="AKIDEXAMPLE",
-            AWS_SECRET_ACCESS_KEY="wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-            AWS_DEFAULT_REGION="us-east-1",
-        )
-        with start_emulator(config) as emulator:
+        env = prepare_scratch(scratch)
+        with start_emulator(scratch / CONFIG_FILE) as emulator:
             runs: dict[str, list[_Run]] = {}
             for _ in range(1 if quick else trials):  # variants interleaved, so drift hits them alike
                 for variant in variants():
@@ -216,6 +201,30 @@ def run_selfbench(
         )
     write_csv(out_dir / "selfbench.csv", results)
     return results
+
+
+def prepare_scratch(scratch: Path) -> dict[str, str]:
+    """The emulator's configuration (``CONFIG_FILE``) and the request body into ``scratch``; the
+    environment of the Locust children (body, content type, example AWS credentials)."""
+    request = build_requests(
+        PayloadSpec(
+            inputs=(parse_tensor_spec("INPUT0:FP32:1,16"), parse_tensor_spec("INPUT1:FP32:1,16")),
+            synthetic_variants=1,
+        )
+    )[0]
+    (scratch / CONFIG_FILE).write_text(CONFIG, encoding="utf-8")
+    body = scratch / "body.bin"
+    body.write_bytes(request.body)
+    # Every variant signs its requests (SigV4 with example credentials), as it would against AWS.
+    return {
+        **os.environ,
+        "BENCH_SELFBENCH_BODY": str(body),
+        "BENCH_SELFBENCH_CONTENT_TYPE": request.content_type,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 @dataclass(frozen=True)
