@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections import deque
 from collections.abc import Callable, Iterator
 from typing import Literal, Protocol, get_args
 
@@ -157,7 +158,8 @@ class Pacer:
     (``stream`` = segment index) at ``now``: the old rate's send times from ``now`` on are void. Users
     waiting on one of them are woken (``signal``, set by ``set_rate``; the caller's event type, e.g.
     gevent's) and take a time of the new segment instead (``is_void``), so a step's rate starts on
-    time however many users were waiting at the old one.
+    time however many users were waiting at the old one. The old rate's times before ``now`` that no
+    user had taken yet (every user was busy) are still sent first, late: never skipped.
 
     ``stop(now)`` freezes the count of sends due by then; ``not_sent`` = due - sent: scheduled sends
     that never started before the end of the run (no free user, or the run stopped first).
@@ -185,6 +187,7 @@ class Pacer:
         self._segments: list[tuple[float, ArrivalSchedule]] = []  # (start offset from origin, schedule)
         self._schedule = self._new_schedule(rate_per_s)
         self._segment_start_s = 0.0
+        self._backlog: deque[float] = deque()  # offsets of an old rate's times due before its switch
         self._new_signal = new_signal
         self.signal: Signal | None = new_signal() if new_signal is not None else None
         self.generation = 0  # segments started by set_rate
@@ -200,8 +203,10 @@ class Pacer:
 
     def take(self) -> float:
         """The next intended send time (absolute, on the clock of ``start``)."""
-        offset = self._segment_start_s + self._schedule.next_send_s()
         self.taken += 1
+        if self._backlog:
+            return (self.origin_s or 0.0) + self._backlog.popleft()
+        offset = self._segment_start_s + self._schedule.next_send_s()
         return (self.origin_s or 0.0) + offset
 
     def sent_one(self) -> None:
@@ -212,6 +217,8 @@ class Pacer:
         if rate_per_s == self._schedule.rate_per_s or self.origin_s is None:
             return
         start = max(now_s - self.origin_s, self._segment_start_s)
+        while (offset := self._segment_start_s + self._schedule.next_send_s()) < start:
+            self._backlog.append(offset)  # due before the switch and not taken yet: sent late, first
         self._schedule = self._new_schedule(rate_per_s, stream=len(self._segments))
         self._segment_start_s = start
         self._segments.append((start, self._schedule))
@@ -221,8 +228,11 @@ class Pacer:
             signal.set()
 
     def is_void(self, intended_s: float, generation: int) -> bool:
-        """Whether a send time taken in ``generation`` fell at or after a later segment's start."""
-        return generation != self.generation and intended_s >= (self.origin_s or 0.0) + self._segment_start_s
+        """Whether a send time taken in ``generation`` fell at or after the next segment's start (the
+        end of its own segment: a later switch cannot move it)."""
+        if generation + 1 >= len(self._segments):
+            return False
+        return intended_s >= (self.origin_s or 0.0) + self._segments[generation + 1][0]
 
     def stop(self, now_s: float) -> None:
         if self.stopped_s is None:

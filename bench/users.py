@@ -73,9 +73,9 @@ def attach_workload(environment: Environment, workload: TensorWorkload | StreamW
     setattr(environment, name, workload)
 
 
-def await_send_time(user: User, workload: TensorWorkload | StreamWorkload) -> float:
-    """Open loop: take the next intended send time from the process's pacer and wait for it; the
-    schedule lag in ms once it is time (0 when on time; late when no user was free at the time).
+def await_send_time(user: User, workload: TensorWorkload | StreamWorkload) -> float | None:
+    """Open loop: take the next intended send time from the process's pacer, wait for it, and return it
+    (``perf_counter``; the caller's lag is its send's ``perf_counter`` minus it). None in closed loop.
 
     The wait is a Locust *waiting* state: a run that stops kills a user waiting for its send time at
     once (no request, no row), while a user with a request in flight drains. A new rate (a rate step)
@@ -83,12 +83,12 @@ def await_send_time(user: User, workload: TensorWorkload | StreamWorkload) -> fl
     """
     pacer = workload.pacer
     if pacer is None:
-        return 0.0
+        return None
     intended = _wait_for_a_send_time(user, pacer)
     if workload.draining:
         raise StopUser()
     pacer.sent_one()
-    return max(0.0, (time.perf_counter() - intended) * 1000.0)
+    return intended
 
 
 def _wait_for_a_send_time(user: User, pacer: Pacer) -> float:
@@ -162,12 +162,13 @@ class SageMakerTritonUser(User):
             "inference_id": inference_id,
             "request_bytes": len(request.body),
         }
-        if workload.pacer is not None:
-            context["schedule_lag_ms"] = await_send_time(self, workload)
+        intended = await_send_time(self, workload) if workload.pacer is not None else None
         exception: EndpointError | None = None
         response = None
         start_time = time.time()
         started = time.perf_counter()
+        if intended is not None:  # the lag from the same clock reading as the start
+            context["schedule_lag_ms"] = (started - intended) * 1000.0
         try:
             response = workload.transport.invoke(request.body, request.content_type, inference_id)
         except EndpointError as exc:
@@ -246,12 +247,13 @@ class SageMakerStreamingUser(User):
             "inference_id": inference_id,
             "request_bytes": len(body),
         }
-        if workload.pacer is not None:
-            context["schedule_lag_ms"] = await_send_time(self, workload)
+        intended = await_send_time(self, workload) if workload.pacer is not None else None
         measure = _StreamMeasure(workload.spec.stream_format)
         exception: EndpointError | None = None
         start_time = time.time()
         measure.started = time.perf_counter()
+        if intended is not None:
+            context["schedule_lag_ms"] = (measure.started - intended) * 1000.0
         try:
             response = workload.transport.invoke_stream(body, LLM_CONTENT_TYPE, inference_id)
             context["variant"] = response.variant

@@ -4,6 +4,10 @@
 requests/s), so capacity planning can be checked against a known answer. ``SequenceSlots`` (kind llm):
 concurrent sequences of continuous batching, held from admission to the last token. Either way a
 request that would wait while ``queue_limit`` others already wait is throttled at once.
+
+``stall(seconds)`` (the test route ``POST /_emulator/stall``) holds every slot for that long from now:
+requests arriving meanwhile wait in the queue (throttled only past ``queue_limit``) and start when it
+ends; requests admitted before it keep their schedule.
 """
 
 from __future__ import annotations
@@ -57,6 +61,12 @@ class Slots:
         if end > now:
             await asyncio.sleep(end - now)
 
+    def stall(self, seconds: float) -> None:
+        """Hold every slot until ``seconds`` from now (or later, if it is busy longer already)."""
+        until = time.monotonic() + seconds
+        self._free_at = [max(free_at, until) for free_at in self._free_at]
+        heapq.heapify(self._free_at)
+
 
 class SequenceSlots:
     """Concurrent sequences of one LLM endpoint variant (continuous batching) behind a FIFO queue.
@@ -65,19 +75,23 @@ class SequenceSlots:
     starts (per-token time grows with the number of active sequences), so unlike ``Slots`` this is a
     live count. ``release`` hands the slot straight to the first waiter, which is admitted at the
     release time (returned by ``acquire``), so waiting adds no timer lateness to its schedule.
+    While stalled (``stall``), no sequence is admitted, not even to a slot a finished one frees; at its
+    end the waiters are admitted, first come first served, into the free slots.
     """
 
-    __slots__ = ("_waiters", "active", "queue_limit", "slots")
+    __slots__ = ("_stall", "_waiters", "active", "queue_limit", "slots")
 
     def __init__(self, slots: int, queue_limit: int) -> None:
         self.slots = slots
         self.queue_limit = queue_limit
         self.active = 0  # sequences holding a slot
         self._waiters: collections.deque[asyncio.Future[float]] = collections.deque()
+        self._stall: asyncio.TimerHandle | None = None  # the end of a stall under way
 
     def full(self) -> bool:
-        """True when a new sequence must be throttled: every slot busy and the queue at its limit."""
-        return self.active >= self.slots and self.waiting() >= self.queue_limit
+        """True when a new sequence must be throttled: no slot to admit it and the queue at its limit."""
+        blocked = self.active >= self.slots or self._stall is not None
+        return blocked and self.waiting() >= self.queue_limit
 
     def waiting(self) -> int:
         return sum(1 for waiter in self._waiters if not waiter.done())
@@ -85,7 +99,7 @@ class SequenceSlots:
     async def acquire(self) -> float:
         """Wait for a slot; return the admission time (event-loop clock). Pair with ``release``."""
         loop = asyncio.get_running_loop()
-        if self.active < self.slots and not self._waiters:
+        if self.active < self.slots and not self._waiters and self._stall is None:
             self.active += 1
             return loop.time()
         waiter: asyncio.Future[float] = loop.create_future()
@@ -101,10 +115,30 @@ class SequenceSlots:
             raise
 
     def release(self) -> None:
+        if self._stall is None and self._hand_over(asyncio.get_running_loop().time()):
+            return
+        self.active -= 1
+
+    def stall(self, seconds: float) -> None:
+        """Admit no sequence until ``seconds`` from now (a stall under way ends then, or later)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + seconds
+        if self._stall is not None:
+            until = max(until, self._stall.when())
+            self._stall.cancel()
+        self._stall = loop.call_at(until, self._end_stall)
+
+    def _end_stall(self) -> None:
+        self._stall = None
         now = asyncio.get_running_loop().time()
+        while self.active < self.slots and self._hand_over(now):
+            self.active += 1
+
+    def _hand_over(self, now: float) -> bool:
+        """Admit the first live waiter at ``now`` (it takes over a slot); False when none waits."""
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 waiter.set_result(now)
-                return
-        self.active -= 1
+                return True
+        return False

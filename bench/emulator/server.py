@@ -4,7 +4,9 @@ Routes (PROTOCOLS.md 1.2): ``POST /endpoints/{name}/invocations`` (InvokeEndpoin
 ``POST /endpoints/{name}/invocations-response-stream`` (InvokeEndpointWithResponseStream: kind llm
 streams, kind triton answers ValidationError like Triton's SageMaker frontend, which has no
 streaming), ``GET /ping``, ``GET /_emulator/stats``, ``GET /_emulator/last-requests`` and
-``POST /_emulator/reset`` (test helpers; requests are logged only with ``record_requests=N``). With
+``POST /_emulator/reset`` (test helpers; requests are logged only with ``record_requests=N``), and
+``POST /_emulator/stall?endpoint=NAME&seconds=S`` (a test helper: every slot of every variant of that
+endpoint is held for S seconds from now, so requests arriving meanwhile queue, ``capacity``). With
 ``container=NAME`` it also answers ``POST /invocations`` as that endpoint's model container would
 (the SageMaker container contract, for ``--container-url``). The async operation answers
 ValidationError. With ``upstream=URL`` (proxy mode, ``proxy``) both invoke operations and ``/ping`` go
@@ -18,6 +20,7 @@ import asyncio
 import collections
 import dataclasses
 import hashlib
+import math
 import os
 import random
 import signal
@@ -35,6 +38,7 @@ from bench.emulator.awserrors import (
     length_violation,
     pattern_violation,
 )
+from bench.emulator.capacity import SequenceSlots, Slots
 from bench.emulator.config import ENDPOINT_NAME_MAX, ENDPOINT_NAME_PATTERN, EmulatorConfig, load_config
 from bench.emulator.endpoint import EndpointRuntime
 from bench.emulator.llmendpoint import LlmEndpointRuntime
@@ -188,6 +192,7 @@ def build_app(
     app.router.add_get("/ping", _ping)
     app.router.add_get("/_emulator/stats", _stats)
     app.router.add_post("/_emulator/reset", _reset)
+    app.router.add_post("/_emulator/stall", _stall)
     app.router.add_get("/_emulator/last-requests", _last_requests)
     return app
 
@@ -288,6 +293,36 @@ async def _reset(request: web.Request) -> web.StreamResponse:
     if proxy is not None:
         proxy.reset()
     return web.json_response({"reset": True})
+
+
+async def _stall(request: web.Request) -> web.StreamResponse:
+    """``?endpoint=NAME&seconds=S``: hold every slot of that endpoint for S seconds from now.
+
+    ``{"stalled": NAME, "seconds": S, "slots": N}``; 400 for a missing or bad parameter, 404 for an
+    endpoint not configured (every endpoint, in proxy mode), each with ``{"error": ...}``.
+    """
+    name = request.query.get("endpoint", "")
+    text = request.query.get("seconds", "")
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not name or not (seconds >= 0 and math.isfinite(seconds)):
+        message = f"give ?endpoint=NAME&seconds=S (S >= 0), got endpoint={name!r} seconds={text!r}"
+        return web.json_response({"error": message}, status=400)
+    endpoint = request.app[STATE_KEY].endpoints.get(name)
+    if endpoint is None:
+        return web.json_response({"error": f"no endpoint {name!r} in this emulator"}, status=404)
+    slots = _slots_of(endpoint)
+    for variant_slots in slots:
+        variant_slots.stall(seconds)
+    return web.json_response({"stalled": name, "seconds": seconds, "slots": sum(s.slots for s in slots)})
+
+
+def _slots_of(endpoint: EndpointBase) -> list[Slots | SequenceSlots]:
+    """The capacity of each variant of ``endpoint`` (every kind keeps them in ``_slots``, by variant)."""
+    by_variant: Mapping[str, Slots | SequenceSlots] = getattr(endpoint, "_slots", {})
+    return list(by_variant.values())
 
 
 def render_config(config_path: Path | None = None) -> str:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+import gevent
 import locust
 from locust.env import Environment
 from locust.runners import Runner
@@ -72,6 +73,10 @@ def _on_init(environment: Environment, runner: Runner | None = None, **_: Any) -
         sys.stderr.write(f"bench: error: {exc}\n")
         sys.stderr.flush()
         sys.exit(2)
+    # gevent's loop clock stands still until the loop first runs (it was made at `import locust`);
+    # Locust arms -t's timer right after this: from the loop's stale "now", -t would end the run the
+    # start-up's time early (measured: -t 6s ended 4.98 s after "Run time limit set").
+    gevent.get_hub().loop.update_now()
 
 
 def register_parts(environment: Environment, runner: Runner) -> Session:

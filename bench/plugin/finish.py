@@ -30,7 +30,7 @@ from bench.analysis.openloop import from_run_info
 from bench.collect.shipping import FINAL_BATCH_WAIT_S
 from bench.errors import Unfinished
 from bench.plugin.run import Run, RunPart
-from bench.plugin.session import Session
+from bench.plugin.session import QUIT_AFTER_STOP, Session
 from bench.report import ERROR_SAMPLES_JSON, write_tables
 from bench.report.closing import closing_lines, exit_code
 from bench.report.healthfiles import write_health_samples
@@ -168,6 +168,8 @@ class FinishPart:
         runner = self.session.runner
         if runner.state in (STATE_SPAWNING, STATE_RUNNING):
             logger.info("stopping the run before exit: writing every record received and the reports")
+            if self.session.is_master:  # before the stop: a stopped worker no longer hears Locust's quit
+                runner.send_message(QUIT_AFTER_STOP)
             runner.stop()
         run = self.session.run
         if run is None:

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("bench")
 LOCAL, MASTER, WORKER = "local", "master", "worker"
 EMULATOR_URL = "bench_emulator_url"  # set on parsed_options by the master; Locust ships it to workers
+# The master quits after this stop (SIGTERM, Ctrl-C): a worker exits once its last batch is shipped.
+# Locust's own quit message cannot reach it: a stopped worker's message loop sleeps --stop-timeout
+# before it registers again, and the master no longer counts it among its workers meanwhile.
+QUIT_AFTER_STOP = "bench_quit_after_stop"
 
 
 @dataclass(eq=False)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
+import gevent
 from locust.env import Environment
 
 from bench.collect import RequestCollector
@@ -20,7 +21,9 @@ from bench.collect.shipping import RecordShipper
 from bench.collect.writer import RecordBatch
 from bench.errors import ConfigError
 from bench.live import LiveStats
-from bench.plugin.session import Session
+from bench.plugin.session import QUIT_AFTER_STOP, Session
+
+QUIT_DELAY_S = 0.5  # for the last messages (the final batch, Locust's client_stopped) to leave
 
 
 class WorkerPart:
@@ -28,9 +31,11 @@ class WorkerPart:
         """``final_extras``: what else the last batch carries (the arrivals part's counts)."""
         self.session = session
         self._final_extras = final_extras
+        self._quit_after_stop = False
         self._shipping: tuple[RequestCollector, RecordShipper, HealthMonitor] | None = None
 
     def register(self, environment: Environment) -> None:
+        self.session.runner.register_message(QUIT_AFTER_STOP, self._on_quit_after_stop)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.test_stop.add_listener(self.on_test_stop)
         environment.events.test_stopping.add_listener(self.on_test_stopping)
@@ -70,3 +75,8 @@ class WorkerPart:
         self._shipping = None
         self.session.environment.events.request.remove_listener(collector.on_request)
         shipper.stop(extra={"health": asdict(health.stop()), **self._final_extras()})
+        if self._quit_after_stop:  # the master is quitting: so does this worker, its records shipped
+            gevent.spawn_later(QUIT_DELAY_S, self.session.runner.greenlet.kill, block=False)
+
+    def _on_quit_after_stop(self, environment: Environment, msg: Any, **_: Any) -> None:
+        self._quit_after_stop = True
