@@ -6,9 +6,9 @@ STAMP := $(VENV)/.installed
 
 # `make demo` steps the arrival rate (open loop) across the demo endpoint's SLO point (~760 req/s
 # under p95 20 ms); `make demo-closed` steps the users (closed loop), whose figures overstate it.
-DEMO_RATES ?= 300,500,650,700,750,800,900
+DEMO_RATES ?= 300,500,650,720,850
 DEMO_STEPS ?= 1,2,4,8,16,32
-DEMO_STEP ?= 4s
+DEMO_STEP ?= 6s
 DEMO_CLOSED_STEP ?= 5s
 DEMO_REPORTS ?= reports
 # The demo sends with the fast transport: boto3 costs about 0.75 ms of CPU a request, so at the demo
@@ -25,7 +25,7 @@ $(STAMP): pyproject.toml
 
 # A short capacity run of the tensor user against the emulator, by arrival rate (Poisson, 100 users
 # available to send): exact summary, the sustainable rate under the SLO (judged on the effective latency,
-# from the intended send time), fleet, autoscaling target, report.html. About 35 s.
+# from the intended send time), fleet, autoscaling target, report.html. About 30 s.
 demo: $(STAMP)
 	$(BIN)/locust -f locustfiles/triton.py --headless TritonUser --run-name demo --only-summary \
 		--transport $(DEMO_TRANSPORT) --report-dir $(DEMO_REPORTS) \

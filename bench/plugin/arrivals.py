@@ -16,7 +16,6 @@ import time
 import zlib
 from typing import Any
 
-from gevent.event import Event
 from locust.env import Environment
 
 from bench.config import ArrivalSpec
@@ -25,6 +24,7 @@ from bench.pacer import ArrivalDistribution, Pacer
 from bench.plugin.session import Session
 from bench.plugin.timers import coarse_timer_warning
 from bench.plugin.workload import WorkloadPart
+from bench.users import SendSignal
 
 logger = logging.getLogger("bench")
 ARRIVAL_SHARES = "bench_arrival_shares"  # on parsed_options: worker client id -> its share's index
@@ -69,7 +69,12 @@ class ArrivalsPart:
             return
         index, processes, seed = self._share(arrival.seed)
         pacer = Pacer(
-            arrival.rate_per_s, _distribution(arrival.distribution), seed, index, processes, new_signal=Event
+            arrival.rate_per_s,
+            _distribution(arrival.distribution),
+            seed,
+            index,
+            processes,
+            new_signal=SendSignal,
         )
         pacer.start(time.perf_counter())
         self.pacer = pacer

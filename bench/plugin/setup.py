@@ -18,6 +18,7 @@ from bench.config import DEFAULT_ARRIVAL_USERS, RunConfig
 from bench.emulatorcheck import check_emulator_targets
 from bench.errors import ConfigError
 from bench.options import add_options, needs_emulator, run_config_from_options
+from bench.plugin.cpus import pin_emulator_apart
 from bench.plugin.session import EMULATOR_URL, Session
 from bench.plugin.steps import StepsPart
 from bench.plugin.workload import WorkloadPart
@@ -33,6 +34,7 @@ class SetupPart:
         self.session = session
         self._workload = workload
         self._steps = steps
+        self._pinned = ""  # the emulator and the load generator on cores of their own (bench.plugin.cpus)
 
     def prepare(self) -> None:
         """Master/local: validate everything, then start what the run needs. Raises ConfigError."""
@@ -60,8 +62,8 @@ class SetupPart:
             reason = "" if values.get("emulator_config") else "no endpoint given; "
             print(
                 f"bench: {reason}started the built-in emulator at {emulator.url} "
-                f"(endpoints: {', '.join(emulator.endpoints)}; pid {emulator.pid}); "
-                f"targeting {config.endpoint.name}",
+                f"(endpoints: {', '.join(emulator.endpoints)}; pid {emulator.pid}"
+                f"{'; ' + self._pinned if self._pinned else ''}); targeting {config.endpoint.name}",
                 flush=True,
             )
         self._open_loop_users(config)
@@ -137,7 +139,9 @@ class SetupPart:
 
         emulator = self.session.emulator = start_emulator(Path(config_file) if config_file else None)
         atexit.register(self.stop_emulator)
-        setattr(self.session.environment.parsed_options, EMULATOR_URL, emulator.url)
+        options = self.session.environment.parsed_options
+        setattr(options, EMULATOR_URL, emulator.url)
+        self._pinned = pin_emulator_apart(emulator.pid, options)
 
     def stop_emulator(self) -> None:
         if self.session.emulator is not None:

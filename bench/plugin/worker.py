@@ -21,6 +21,7 @@ from bench.collect.shipping import RecordShipper
 from bench.collect.writer import RecordBatch
 from bench.errors import ConfigError
 from bench.live import LiveStats
+from bench.plugin.cpus import pin_forked_worker
 from bench.plugin.session import QUIT_AFTER_STOP, Session
 
 QUIT_DELAY_S = 0.5  # for the last messages (the final batch, Locust's client_stopped) to leave
@@ -46,6 +47,7 @@ class WorkerPart:
             self._shipping[2].stop()
 
     def on_test_start(self, **_: Any) -> None:
+        pin_forked_worker(self.session.environment.parsed_options)  # off the built-in emulator's core
         runner = self.session.runner
         live = LiveStats(for_export=True)
         collector = RequestCollector(
