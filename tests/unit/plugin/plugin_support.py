@@ -162,9 +162,26 @@ class FakeWorkerRunner:
     client_id: str = "worker-1"
     user_count: int = 3
     sent: list[tuple[str, Any]] = field(default_factory=list)
+    handlers: dict[str, Callable[..., None]] = field(default_factory=dict)
+    greenlet: FakeGroup = field(default_factory=lambda: FakeGroup())
 
     def send_message(self, msg_type: str, data: Any = None, client_id: str | None = None) -> None:
         self.sent.append((msg_type, data))
+
+    def register_message(
+        self, msg_type: str, listener: Callable[..., None], concurrent: bool = False
+    ) -> None:
+        self.handlers[msg_type] = listener
+
+
+@dataclass
+class FakeGroup:
+    """The runner's greenlet group: killing it ends a worker process's main loop."""
+
+    kills: int = 0
+
+    def kill(self, block: bool = True) -> None:
+        self.kills += 1
 
 
 @dataclass

@@ -5,7 +5,9 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
+import gevent
 import pytest
 from locust.env import Environment
 from plugin_support import FakeWorkerRunner, emulator_args, fire_request, new_environment, parse_options
@@ -14,8 +16,8 @@ from bench.collect import COLUMNS
 from bench.collect.health import HealthReport, report_from_dict
 from bench.collect.shipping import RECORDS_MESSAGE, SHIP_INTERVAL_S
 from bench.emulator.process import EmulatorProcess
-from bench.plugin.session import WORKER, Session
-from bench.plugin.worker import WorkerPart
+from bench.plugin.session import QUIT_AFTER_STOP, WORKER, Session
+from bench.plugin.worker import QUIT_DELAY_S, WorkerPart
 
 COLUMN = {name: i for i, name in enumerate(COLUMNS)}
 
@@ -115,3 +117,30 @@ def test_a_second_run_ships_afresh(worker: tuple[Environment, FakeWorkerRunner])
         environment.events.test_stop.fire(environment=environment)
         assert sum(len(data["rows"]) for _, data in runner.sent) == count
         assert [data["final"] for _, data in runner.sent].count(True) == 1
+
+
+def test_a_worker_told_the_master_quits_exits_after_its_last_batch(
+    worker: tuple[Environment, FakeWorkerRunner],
+) -> None:
+    """SIGTERM to the master: its stop reaches the workers, Locust's quit no longer does (a stopped worker
+    sleeps --stop-timeout before it registers again): so the master says first, and the worker ends its
+    main loop once its last batch is on its way."""
+    environment, runner = worker
+    environment.events.test_start.fire(environment=environment)
+    fire_request(environment)
+    runner.handlers[QUIT_AFTER_STOP](environment, SimpleNamespace(data=None))
+    environment.events.test_stop.fire(environment=environment)
+    assert [data["final"] for _, data in runner.sent][-1] is True
+    assert runner.greenlet.kills == 0  # not before the last messages leave
+    gevent.sleep(QUIT_DELAY_S + 0.2)
+    assert runner.greenlet.kills == 1
+
+
+def test_a_worker_stopped_without_the_master_quitting_stays(
+    worker: tuple[Environment, FakeWorkerRunner],
+) -> None:
+    environment, runner = worker
+    environment.events.test_start.fire(environment=environment)
+    environment.events.test_stop.fire(environment=environment)
+    gevent.sleep(QUIT_DELAY_S + 0.2)
+    assert runner.greenlet.kills == 0  # the web UI's Stop: the worker waits for the next run
