@@ -62,6 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.config import TRANSPORTS, PayloadSpec, parse_tensor_spec
+from bench.cpus import apart
 from bench.emulator.process import start_emulator
 from bench.payload.pool import build_requests
 
@@ -166,7 +167,7 @@ def run_selfbench(
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         env = prepare_scratch(scratch)
-        with start_emulator(scratch / CONFIG_FILE) as emulator:
+        with start_emulator(scratch / CONFIG_FILE) as emulator, apart(emulator.pid):
             runs: dict[str, list[_Run]] = {}
             for _ in range(1 if quick else trials):  # variants interleaved, so drift hits them alike
                 for variant in variants():

@@ -273,6 +273,7 @@ def run_open_loop(
 ) -> list[OpenLoopResult]:
     """Search each transport's rate (one Locust process each, against an emulator of its own);
     write ``selfbench-openloop.csv`` into ``out_dir``; the results, boto3 first."""
+    from bench.cpus import apart
     from bench.emulator.process import start_emulator
     from bench.selfbench import CONFIG_FILE, prepare_scratch, variants
 
@@ -283,7 +284,7 @@ def run_open_loop(
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         env = prepare_scratch(scratch)
-        with start_emulator(scratch / CONFIG_FILE) as emulator:
+        with start_emulator(scratch / CONFIG_FILE) as emulator, apart(emulator.pid):
             for transport in TRANSPORT_ORDER:
                 name = f"ours-{transport}"
                 if name not in by_name or name not in found:

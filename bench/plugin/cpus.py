@@ -17,35 +17,12 @@ import socket
 from collections.abc import Set
 from typing import Any
 
+from bench.cpus import allowed_cpus, pin, split_cpus
+
 logger = logging.getLogger("bench")
 LOAD_CPUS = (
     "bench_load_cpus"  # on parsed_options: {"cpus": [...], "host": ..., "pid": ...} for forked workers
 )
-
-
-def split_cpus(allowed: Set[int]) -> tuple[set[int], set[int]] | None:
-    """(the emulator's cores, the load generator's) out of the cores allowed; None below two."""
-    if len(allowed) < 2:
-        return None
-    emulator = max(allowed)
-    return {emulator}, set(allowed) - {emulator}
-
-
-def allowed_cpus() -> set[int]:
-    getter = getattr(os, "sched_getaffinity", None)
-    return set(getter(0)) if getter is not None else set()
-
-
-def pin(pid: int, cpus: Set[int]) -> bool:
-    """``pid`` (0: this process) on ``cpus``; False (and nothing changed) where that cannot be done."""
-    setter = getattr(os, "sched_setaffinity", None)
-    if setter is None or not cpus:
-        return False
-    try:
-        setter(pid, set(cpus))
-    except OSError:
-        return False
-    return True
 
 
 def pin_emulator_apart(emulator_pid: int, options: Any) -> str:

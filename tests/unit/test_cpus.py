@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from bench.plugin.cpus import allowed_cpus, pin, split_cpus
+from bench.cpus import allowed_cpus, pin, split_cpus
 
 
 def test_the_emulator_gets_the_last_core_and_the_load_generator_the_rest() -> None:
