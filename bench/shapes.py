@@ -152,7 +152,7 @@ class RateLoadShape(StepLoadShape):
                     self._stopped = True
                     return None
                 self._begin(rate, time.time())
-        return self.users, float(max(1, min(self.users, 100)))  # Locust warns above 100 users a second
+        return self.users, float(max(1, self.users))  # all at once: the load is the rate, not the users
 
     def _begin(self, rate_per_s: float, started_s: float, *, first: bool = False) -> None:
         step = RateStep(len(self.steps_begun) + 1, rate_per_s, started_s)

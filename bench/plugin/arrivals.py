@@ -161,8 +161,15 @@ class ArrivalsPart:
         if arrival is None:
             setattr(options, ARRIVAL_SHARES, None)
             return
-        clients = getattr(self.session.runner, "clients", {})
-        workers = sorted(str(c.id) for c in clients.values() if getattr(c, "state", None) != "missing")
+        workers = _dispatched_workers(self.session.runner)
+        users = int(getattr(self.session.environment.parsed_options, "num_users", 0) or 0)
+        if 0 < users < len(workers):
+            logger.warning(
+                "%d users for %d workers: a worker without users cannot send its share of the arrival rate; "
+                "give -u at least the number of workers",
+                users,
+                len(workers),
+            )
         setattr(options, ARRIVAL_SHARES, {worker: index for index, worker in enumerate(workers)})
 
     def _broadcast_rate(self, rate_per_s: float) -> None:
@@ -174,6 +181,19 @@ class ArrivalsPart:
         if isinstance(counts, dict):
             self._reports[node_id] = counts
             self.update_run()
+
+
+def _dispatched_workers(runner: Any) -> list[str]:
+    """The workers Locust gives users to: ready, spawning or running (a stopped one still sleeping out
+    --stop-timeout, or a missing one, gets none), by id."""
+    clients = getattr(runner, "clients", None)
+    if clients is None:
+        return []
+    if all(hasattr(clients, state) for state in ("ready", "spawning", "running")):
+        nodes = [*clients.ready, *clients.spawning, *clients.running]
+    else:  # a plain mapping of nodes
+        nodes = [c for c in clients.values() if getattr(c, "state", None) in ("ready", "spawning", "running")]
+    return sorted(str(c.id) for c in nodes)
 
 
 def _distribution(name: str) -> ArrivalDistribution:

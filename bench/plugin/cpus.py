@@ -6,7 +6,9 @@ both cores (the kernel puts them on one core now and then, and a sleeping load g
 emulator's time slice to wake up), and 0.68% with the emulator on one core and the load generator on
 the other. So when the harness starts the emulator itself and may use two cores or more, the emulator
 gets the last allowed core and the load generator (this process, and the workers ``--processes``
-forked from it) the others (``os.sched_setaffinity``; Linux). Workers on other machines keep theirs.
+forked from it) the others (``os.sched_setaffinity``; Linux), unless there are more load processes
+than cores left (``--processes 2`` on two cores: then nothing is pinned). Workers on other machines
+keep theirs.
 """
 
 from __future__ import annotations
@@ -28,13 +30,21 @@ LOAD_CPUS = (
 def pin_emulator_apart(emulator_pid: int, options: Any) -> str:
     """Put the emulator on a core of its own and this process on the rest; what was done, for a line."""
     split = split_cpus(allowed_cpus())
-    if split is None:
-        return ""
+    if split is None or _load_processes(options) > len(split[1]):
+        return ""  # more load processes than the cores left: the kernel spreads them best
     emulator_cpus, load_cpus = split
     if not (pin(emulator_pid, emulator_cpus) and pin(0, load_cpus)):
         return ""
     setattr(options, LOAD_CPUS, {"cpus": sorted(load_cpus), "host": socket.gethostname(), "pid": os.getpid()})
     return f"the emulator on CPU {_cpus(emulator_cpus)}, the load generator on CPU {_cpus(load_cpus)}"
+
+
+def _load_processes(options: Any) -> int:
+    """The processes that send from this machine: the workers ``--processes`` forks, else this one."""
+    processes = int(getattr(options, "processes", None) or 0)
+    if processes == -1:
+        return os.cpu_count() or 1
+    return max(1, processes)
 
 
 def pin_forked_worker(options: Any) -> None:

@@ -101,8 +101,9 @@ class StepsPart:
             f"{capacity.step_duration_s:g} s a step, the first {capacity.ramp_s:g} s of each left out{total}. "
             "A step fails when an SLO breaks (latency: the effective latency, from the intended send time), "
             f"the achieved rate is below {ACHIEVED_RATE_MIN:.0%} of the target, or more than "
-            f"{LATE_RATE_LIMIT:.0%} of its requests were sent over {LATE_LAG_MS:g} ms late; a line per step "
-            "(its latency without the requests still running)",
+            f"{LATE_RATE_LIMIT:.0%} of its requests were sent over {LATE_LAG_MS:g} ms late because the users "
+            "were too few (late with users enough: the step is INVALID, the load generator's); a line per "
+            "step (its latency without the requests still running)",
             flush=True,
         )
         return shape

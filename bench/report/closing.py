@@ -123,7 +123,13 @@ def open_loop_line(tables: RunTables) -> str:
 
 def late_line(tables: RunTables) -> str:
     """The INVALID line of an open-loop run that sent more than 1% of its requests late (measured
-    window, every request); "" otherwise. The advice comes from Little's law (``bench.analysis.openloop``)."""
+    window, every request); "" otherwise. The advice comes from Little's law (``bench.analysis.openloop``).
+
+    A rate-stepped run (``--rates``: no single target) is judged step by step in its capacity report
+    instead: its search ends on an overload step where every user is busy and most sends are late by
+    design, which says the endpoint's limit, not the run's."""
+    if tables.arrival is not None and tables.arrival.rate_per_s is None:
+        return ""
     row = _all_row(tables)
     late_rate = _float(row.get("late_rate"))
     if not too_late(late_rate):

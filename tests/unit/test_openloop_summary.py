@@ -257,8 +257,9 @@ def test_a_rate_stepped_run_points_at_the_capacity_report(tmp_path: Path) -> Non
         "report, achieved 9.9 req/s; effective latency (from the intended send) p95 181.10 ms, "
         "p99 184.22 ms; schedule lag p99 4.82 ms; 3 late (30%)"
     ) in lines
-    (invalid,) = [line for line in lines if line.startswith("bench: INVALID")]
-    assert "by Little's law 9.9 req/s (achieved) x 150.0 ms mean latency" in invalid
+    # 30% late, and no run-level INVALID line: a rate search ends on an overload step where most sends
+    # are late by design; its steps are judged one by one in the capacity report.
+    assert not [line for line in lines if line.startswith("bench: INVALID")]
 
 
 def test_bench_report_and_gate_on_an_open_loop_run(

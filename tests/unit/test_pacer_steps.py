@@ -59,3 +59,33 @@ def test_the_same_rate_is_no_step_and_a_pacer_not_started_ignores_steps() -> Non
     assert pacer.generation == 0
     pacer.set_rate(20.0, 1.0)
     assert (pacer.generation, pacer.rate_per_s) == (1, 20.0)
+
+
+def test_a_waiting_user_is_woken_by_a_rate_step_and_takes_a_time_of_the_new_rate() -> None:
+    """The greenlet side (bench.users): two users wait on a real Pacer with SendSignal; a rate step
+    voids the time one of them waits for, which then takes the new rate's first time at once."""
+    import time
+    from types import SimpleNamespace
+
+    import gevent
+
+    from bench.users import SendSignal, _wait_for_a_send_time
+
+    pacer = Pacer(2.0, "constant", 0, new_signal=SendSignal)  # sends at +0.0, +0.5, +1.0 ...
+    pacer.start(time.perf_counter())
+    first, second = SimpleNamespace(_state="running"), SimpleNamespace(_state="running")
+    a = gevent.spawn(_wait_for_a_send_time, first, pacer)
+    b = gevent.spawn(_wait_for_a_send_time, second, pacer)
+    gevent.sleep(0.05)
+    assert a.ready()  # its time (+0.0) had come
+    assert not b.ready()  # waiting for +0.5
+    assert second._state == "waiting"  # a run that stops now kills it at once: no request, no row
+    switched = time.perf_counter()
+    pacer.set_rate(100.0, switched)
+    b.join(timeout=0.3)
+    assert b.ready()
+    woke = time.perf_counter()
+    assert b.value == pytest.approx(switched, abs=1e-6)  # the new rate's first time, not the void +0.5
+    assert woke - switched < 0.3  # one-sided: woken by the step, long before +0.5 (slack for a busy machine)
+    assert second._state == "running"
+    assert pacer.sent == 0  # sent_one is the caller's, once it sends
