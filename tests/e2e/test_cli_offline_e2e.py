@@ -201,9 +201,10 @@ def test_report_on_an_open_loop_run_and_on_one_from_before_it(tmp_path: Path) ->
     result = run_bench("report", str(run))
     assert result.code == 0, result.stderr
     assert (
-        "bench: open loop (poisson): target 100 req/s, achieved 100.0 req/s; schedule lag p99 2.50 ms; "
-        in (result.stdout)
+        "bench: open loop (poisson): target 100 req/s, achieved 100.0 req/s; effective latency"
+        in result.stdout
     )
+    assert "; schedule lag p99 2.50 ms; 10 late (10%)" in result.stdout
     assert "bench: INVALID open-loop run: 10% of requests were sent more than 1 ms late: all 2 users" in (
         result.stdout
     )

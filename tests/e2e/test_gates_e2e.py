@@ -63,7 +63,7 @@ def test_malformed_gate_exits_2_before_any_request(tmp_path: Path) -> None:
     assert result.code == 2
     ours = [line for line in result.stderr.splitlines() if line.startswith("bench: error:")]
     assert ours == [
-        "bench: error: --gate 'p95(latncy)<250ms': 'latncy' at column 5: unknown metric; use one of latency, ttfp, ttft, itl, rps, error_rate, count, errors, unfinished, tokens_per_s"
+        "bench: error: --gate 'p95(latncy)<250ms': 'latncy' at column 5: unknown metric; use one of latency, ttfp, ttft, itl, effective_latency, schedule_lag, rps, error_rate, count, errors, unfinished, tokens_per_s, late, late_rate"
     ]
     assert stats["requests"] == 0  # not one request reached the endpoint
 
