@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from bench.analysis.capacity import SATURATION_GROWTH, CapacityReport, PlanningInputs, StepStats
 from bench.gatespec import GateSpec
@@ -334,41 +334,65 @@ def _verdict(step: StepStats, slos: Sequence[GateSpec]) -> str:
 def _table(report: CapacityReport) -> str:
     steps, rec = report.steps, report.recommendation
     ttfp, tokens = _has(steps, "ttfp_p95_ms"), _has(steps, "tokens_per_s")
-    judged = any(s.valid is not None for s in steps)
     head = ["step", "users", "requests", "req/s", "p50 ms", "p95 ms", "p99 ms"]
     head += ["TTFP p95 ms"] * ttfp + ["tokens/s"] * tokens + ["errors", "in flight (÷ users)"]
-    rows = []
-    for s in steps:
+
+    def cells(s: StepStats) -> list[str]:
         tags = [
             name
             for name, at in (("SLO point", rec.sustainable_step), ("saturation", rec.saturation_step))
             if at == s.step
         ] + ["INVALID"] * (s.valid is False)
-        cells = [
+        out = [
             f"{s.step}" + "".join(f'<span class="tag">{t}</span>' for t in tags),
             str(s.users),
             f"{s.count:,}",
         ]
-        cells += [_num(v) for v in (s.rps, s.latency_p50_ms, s.latency_p95_ms, s.latency_p99_ms)]
-        cells += [_num(s.ttfp_p95_ms)] * ttfp + [_num(s.tokens_per_s)] * tokens
-        cells += [
+        out += [_num(v) for v in (s.rps, s.latency_p50_ms, s.latency_p95_ms, s.latency_p99_ms)]
+        out += [_num(s.ttfp_p95_ms)] * ttfp + [_num(s.tokens_per_s)] * tokens
+        out += [
             f"{_pct(s.error_rate)} ({s.errors:,})",
             f"{_num(s.in_flight_mean)} ({_num(s.littles_law_ratio)})",
         ]
+        return out
+
+    return step_table(
+        report,
+        head,
+        cells,
+        lambda s: _verdict(s, report.inputs.slos),
+        verdict_head="SLO",
+        empty_text="No stepped data: run with --steps.",
+    )
+
+
+def step_table(
+    report: CapacityReport,
+    head: Sequence[str],
+    cells: Callable[[StepStats], list[str]],
+    verdict: Callable[[StepStats], str],
+    *,
+    verdict_head: str,
+    empty_text: str,
+) -> str:
+    """The per-step table of a capacity report (users or rate steps): a row of ``cells`` per step, its
+    ``verdict`` and, when recorded, the load generator's health; the SLO point's row and invalid ones marked."""
+    steps, rec = report.steps, report.recommendation
+    judged = any(s.valid is not None for s in steps)
+    rows = []
+    for s in steps:
         row = (
-            "".join(f"<td>{c}</td>" for c in cells)
-            + f'<td class="text">{_verdict(s, report.inputs.slos)}</td>'
+            "".join(f"<td>{c}</td>" for c in cells(s))
+            + f'<td class="text">{verdict(s)}</td>'
             + (f'<td class="text">{_health(s)}</td>' if judged else "")
         )
         kinds = ["point"] * (s.step == rec.sustainable_step) + ["invalid"] * (s.valid is False)
         rows.append(f'<tr class="{" ".join(kinds)}">{row}</tr>' if kinds else f"<tr>{row}</tr>")
     if not rows:
-        rows.append(
-            f'<tr><td class="text" colspan="{len(head) + 1}">No stepped data: run with --steps.</td></tr>'
-        )
+        rows.append(f'<tr><td class="text" colspan="{len(head) + 1}">{empty_text}</td></tr>')
     header = (
         "".join(f"<th>{_e(h)}</th>" for h in head)
-        + '<th class="text">SLO</th>'
+        + f'<th class="text">{verdict_head}</th>'
         + ('<th class="text">load generator</th>' if judged else "")
     )
     table = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"

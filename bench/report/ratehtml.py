@@ -22,12 +22,12 @@ from bench.report.html import (
     _count,
     _e,
     _has,
-    _health,
     _money,
     _num,
     _pct,
     _slo_lines,
     fleet_cards,
+    step_table,
 )
 from bench.report.svg import Bar, HLine, Marker, Series, bar_chart, line_chart
 
@@ -184,25 +184,24 @@ def _verdict(step: StepStats, judged: bool) -> str:
 def table(report: CapacityReport) -> str:
     steps, rec = report.steps, report.recommendation
     ttfp = _has(steps, "ttfp_p95_ms")
-    judged = any(s.valid is not None for s in steps)
     head = ["step", "target req/s", "achieved req/s", "completed req/s", "requests"]
     head += ["effective p50 ms", "effective p95 ms", "effective p99 ms", "service p95 ms"]
     head += ["TTFP p95 ms"] * ttfp + ["late", "errors", "in flight (÷ users)"]
-    rows = []
-    for s in steps:
+
+    def cells(s: StepStats) -> list[str]:
         tags = [
             name
             for name, at in (("sustainable", rec.sustainable_step), ("lowest failing", rec.failing_step))
             if at == s.step
         ] + ["INVALID"] * (s.valid is False)
-        cells = [
+        out = [
             f"{s.step}" + "".join(f'<span class="tag">{t}</span>' for t in tags),
             _e(rate_text(s.target_rate_per_s)),
             _num(s.achieved_rate_per_s),
             _num(s.rps),
             f"{s.count:,}",
         ]
-        cells += [
+        out += [
             _num(v)
             for v in (
                 s.effective_latency_p50_ms,
@@ -211,32 +210,22 @@ def table(report: CapacityReport) -> str:
                 s.latency_p95_ms,
             )
         ]
-        cells += [_num(s.ttfp_p95_ms)] * ttfp
-        cells += [
+        out += [_num(s.ttfp_p95_ms)] * ttfp
+        out += [
             f"{_pct(s.late_rate)} ({s.late:,})",
             f"{_pct(s.error_rate)} ({s.errors:,})",
             f"{_num(s.in_flight_mean)} ({_num(s.littles_law_ratio)})",
         ]
-        row = (
-            "".join(f"<td>{c}</td>" for c in cells)
-            + f'<td class="text">{_verdict(s, bool(report.inputs.slos))}</td>'
-            + (f'<td class="text">{_health(s)}</td>' if judged else "")
-        )
-        kinds = ["point"] * (s.step == rec.sustainable_step) + ["invalid"] * (s.valid is False)
-        rows.append(f'<tr class="{" ".join(kinds)}">{row}</tr>' if kinds else f"<tr>{row}</tr>")
-    if not rows:
-        rows.append(
-            f'<tr><td class="text" colspan="{len(head) + 1}">No rate-stepped data: run with --rates.</td></tr>'
-        )
-    header = (
-        "".join(f"<th>{_e(h)}</th>" for h in head)
-        + '<th class="text">verdict</th>'
-        + ('<th class="text">load generator</th>' if judged else "")
+        return out
+
+    return step_table(
+        report,
+        head,
+        cells,
+        lambda s: _verdict(s, bool(report.inputs.slos)),
+        verdict_head="verdict",
+        empty_text="No rate-stepped data: run with --rates.",
     )
-    out = f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-    if steps and not judged:
-        out += '<p class="sub">Load generator health per step: not recorded (the run has no health.csv).</p>'
-    return out
 
 
 def method(report: CapacityReport) -> str:
