@@ -186,14 +186,8 @@ class ArrivalsPart:
 def _dispatched_workers(runner: Any) -> list[str]:
     """The workers Locust gives users to: ready, spawning or running (a stopped one still sleeping out
     --stop-timeout, or a missing one, gets none), by id."""
-    clients = getattr(runner, "clients", None)
-    if clients is None:
-        return []
-    if all(hasattr(clients, state) for state in ("ready", "spawning", "running")):
-        nodes = [*clients.ready, *clients.spawning, *clients.running]
-    else:  # a plain mapping of nodes
-        nodes = [c for c in clients.values() if getattr(c, "state", None) in ("ready", "spawning", "running")]
-    return sorted(str(c.id) for c in nodes)
+    clients = runner.clients  # Locust's WorkerNodes
+    return sorted(str(c.id) for c in (*clients.ready, *clients.spawning, *clients.running))
 
 
 def _distribution(name: str) -> ArrivalDistribution:

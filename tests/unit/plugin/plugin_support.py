@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from locust import constant
 from locust.env import Environment
 from locust.event import Events
-from locust.runners import LocalRunner
+from locust.runners import LocalRunner, WorkerNodes
 from support import wait_until as wait_until
 
 from bench.collect import COLUMNS, RequestRecord
@@ -196,9 +196,15 @@ class FakeMasterRunner:
 
     user_count: int = 7
     target_user_count: int = 7
-    clients: dict[str, FakeWorkerNode] = field(default_factory=dict)
+    clients: Any = field(default_factory=dict)  # given as a dict; Locust's own WorkerNodes from then on
     handlers: dict[str, Callable[..., None]] = field(default_factory=dict)
     state: str = "running"
+
+    def __post_init__(self) -> None:
+        nodes = WorkerNodes()
+        for node_id, node in dict(self.clients).items():
+            nodes[node_id] = node  # the same node objects: a test may change their state later
+        self.clients = nodes
 
     def register_message(
         self, msg_type: str, listener: Callable[..., None], concurrent: bool = False
